@@ -1,0 +1,62 @@
+//! Configure, list, show and delete events.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::api::ApiError;
+use crate::model::EventConfig;
+use crate::{validate, App};
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new().route("/events", get(list)).route("/events/{event_id}", get(show).put(put).delete(remove))
+}
+
+fn view(id: &str, config: &EventConfig) -> Value {
+    let mut value = serde_json::to_value(config).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.insert("id".into(), json!(id));
+    }
+    value
+}
+
+async fn put(
+    State(app): State<Arc<App>>,
+    Path(event_id): Path<String>,
+    config: Result<Json<EventConfig>, JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    validate::name("event id", &event_id)?;
+    let Json(config) = config?;
+    validate::event_config(&config, &app.components, app.settings.allow_http)?;
+    let created = app.store.put_event(&event_id, &config)?;
+    app.store.flush().await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(view(&event_id, &config))))
+}
+
+async fn list(State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
+    let events: Vec<Value> = app.store.events()?.iter().map(|(id, c)| view(id, c)).collect();
+    Ok(Json(json!({ "events": events })))
+}
+
+async fn show(State(app): State<Arc<App>>, Path(event_id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let config = app.store.event(&event_id)?.ok_or_else(|| not_found(&event_id))?;
+    Ok(Json(view(&event_id, &config)))
+}
+
+async fn remove(State(app): State<Arc<App>>, Path(event_id): Path<String>) -> Result<StatusCode, ApiError> {
+    if app.store.delete_event(&event_id)? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found(&event_id))
+    }
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found("unknown_event", format!("event `{id}` is not configured"))
+}

@@ -1,0 +1,108 @@
+//! The one error type of the HTTP API: a status and a stable code, rendered as
+//! `{"error": {"code": "...", "message": "..."}}`. Every layer's error maps here once.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::ingest::IngestError;
+use crate::runtime::ResolveError;
+use crate::store::StoreError;
+use crate::validate::ConfigError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into() }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!("storage error: {e}");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage_error", e.to_string())
+    }
+}
+
+impl From<ConfigError> for ApiError {
+    fn from(e: ConfigError) -> Self {
+        ApiError::bad_request("invalid_config", e.0)
+    }
+}
+
+impl From<ResolveError> for ApiError {
+    fn from(e: ResolveError) -> Self {
+        match e {
+            ResolveError::NotFound(_) | ResolveError::NoSuchVersion { .. } => {
+                ApiError::not_found("component_not_found", e.to_string())
+            }
+            ResolveError::BadReference(_) => ApiError::bad_request("invalid_request", e.to_string()),
+            ResolveError::Component(c) => ApiError::bad_request("invalid_component", c.to_string()),
+            ResolveError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        let message = e.to_string();
+        match e {
+            IngestError::UnknownEvent(_) => ApiError::not_found("unknown_event", message),
+            IngestError::Disabled(_) | IngestError::DisabledForSubshop { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "event_disabled", message)
+            }
+            IngestError::Unauthorized(_) => ApiError::unauthorized(message),
+            IngestError::Authenticator { code, .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message),
+            IngestError::Store(s) => s.into(),
+        }
+    }
+}
+
+/// A body the gateway could not read: too large (413) or broken off.
+impl From<axum::extract::rejection::BytesRejection> for ApiError {
+    fn from(e: axum::extract::rejection::BytesRejection) -> Self {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", e.body_text())
+        } else {
+            ApiError::new(e.status(), "invalid_body", e.body_text())
+        }
+    }
+}
+
+/// A JSON body that does not parse or does not fit the schema; serde names the field.
+impl From<axum::extract::rejection::JsonRejection> for ApiError {
+    fn from(e: axum::extract::rejection::JsonRejection) -> Self {
+        ApiError::bad_request("invalid_config", e.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(e: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::bad_request("invalid_request", e.body_text())
+    }
+}

@@ -1,0 +1,314 @@
+//! One attempt of one delivery: build the draft request from the target config, let the
+//! transformer shape it, send it, and judge the response (success criteria, then the
+//! condition component).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tracing::Instrument;
+
+use super::{request, retry, success};
+use crate::model::{
+    rfc3339_now, Attempt, Binding, DeliveryRecord, ErrorInfo, GuestLog, MessageRecord, RetryPolicy, SentRequest,
+    TargetConfig,
+};
+use crate::runtime::{GuestCall, GuestMessage, GuestResponse, OutgoingRequest, TransformResult, Verdict};
+use crate::App;
+
+/// How much of a response the gateway reads: enough for the criteria, the condition
+/// component and the log, never an unbounded body.
+const MAX_RESPONSE_BYTES: usize = 1 << 20;
+const EXCERPT_CHARS: usize = 1024;
+
+/// What an attempt decided.
+#[derive(Debug)]
+pub enum Outcome {
+    Delivered,
+    Skipped(String),
+    Retry { error: ErrorInfo, after: Option<Duration> },
+    Failed(ErrorInfo),
+}
+
+/// The attempt's record, its outcome, and the retry policy in force for the target.
+pub struct Tried {
+    pub attempt: Attempt,
+    pub outcome: Outcome,
+    pub policy: RetryPolicy,
+    /// No attempt may start after this (Unix ms), when the policy sets a deadline.
+    pub deadline_at_ms: Option<u64>,
+}
+
+struct Context {
+    message: MessageRecord,
+    body: Vec<u8>,
+    target: TargetConfig,
+}
+
+/// Everything an attempt learns while it runs; becomes the [`Attempt`] record.
+struct Trace {
+    started: Instant,
+    at: String,
+    status_code: Option<u16>,
+    response_excerpt: Option<String>,
+    request: Option<SentRequest>,
+    guest_logs: Vec<GuestLog>,
+}
+
+impl Trace {
+    fn absorb<T>(&mut self, role: &str, call: &GuestCall<T>) {
+        self.guest_logs.extend(call.report.logs.iter().map(|l| GuestLog {
+            level: l.level.clone(),
+            message: format!("{role}: {}", l.message),
+        }));
+    }
+
+    fn finish(self, error: Option<ErrorInfo>) -> Attempt {
+        Attempt {
+            at: self.at,
+            duration_ms: self.started.elapsed().as_millis() as u64,
+            status_code: self.status_code,
+            error,
+            response_excerpt: self.response_excerpt,
+            request: self.request,
+            guest_logs: self.guest_logs,
+        }
+    }
+}
+
+pub async fn run(app: &Arc<App>, client: &reqwest::Client, delivery: &DeliveryRecord) -> Tried {
+    let mut trace = Trace {
+        started: Instant::now(),
+        at: rfc3339_now(),
+        status_code: None,
+        response_excerpt: None,
+        request: None,
+        guest_logs: Vec::new(),
+    };
+    let context = match load(app, delivery) {
+        Ok(context) => context,
+        Err(error) => {
+            return Tried {
+                attempt: trace.finish(Some(error.clone())),
+                outcome: Outcome::Failed(error),
+                policy: RetryPolicy::default(),
+                deadline_at_ms: None,
+            }
+        }
+    };
+    let attempt_number = delivery.attempts.len() as u32 + 1;
+    let outcome = deliver(app, client, &context, attempt_number, &mut trace).await;
+    let error = match &outcome {
+        Outcome::Retry { error, .. } | Outcome::Failed(error) => Some(error.clone()),
+        Outcome::Delivered | Outcome::Skipped(_) => None,
+    };
+    let deadline_at_ms = context.target.retry.deadline_ms.map(|d| context.message.received_at_ms.saturating_add(d));
+    Tried { attempt: trace.finish(error), outcome, policy: context.target.retry, deadline_at_ms }
+}
+
+fn load(app: &App, delivery: &DeliveryRecord) -> Result<Context, ErrorInfo> {
+    let storage = |e: crate::store::StoreError| ErrorInfo::new("storage_error", e.to_string());
+    let message = app
+        .store
+        .message(&delivery.message_id)
+        .map_err(storage)?
+        .ok_or_else(|| ErrorInfo::new("message_missing", "the message is no longer stored"))?;
+    let body = app.store.body(&delivery.message_id).map_err(storage)?.unwrap_or_default();
+    let target = app
+        .store
+        .event(&message.event_id)
+        .map_err(storage)?
+        .and_then(|event| event.targets.into_iter().find(|t| t.id == delivery.target))
+        .ok_or_else(|| {
+            ErrorInfo::new(
+                "target_removed",
+                format!("event `{}` no longer has a target `{}`", message.event_id, delivery.target),
+            )
+        })?;
+    Ok(Context { message, body, target })
+}
+
+async fn deliver(app: &Arc<App>, client: &reqwest::Client, ctx: &Context, attempt: u32, trace: &mut Trace) -> Outcome {
+    let mut request = match request::draft(&ctx.target, &ctx.message, &ctx.body) {
+        Ok(request) => request,
+        Err(error) => return Outcome::Failed(error),
+    };
+    if let Some(binding) = &ctx.target.transformer {
+        let message = guest_message(ctx);
+        let call = run_guest(app, binding, move |app, prepared, config| {
+            app.components.runtime().transform(prepared, config, &message, &request)
+        })
+        .instrument(tracing::info_span!("transform"))
+        .await;
+        let call = match call {
+            Ok(call) => call,
+            Err(error) => return Outcome::Failed(error),
+        };
+        trace.absorb("transformer", &call);
+        request = match call.result {
+            Ok(TransformResult::Send(request)) => request,
+            Ok(TransformResult::Skip(reason)) => return Outcome::Skipped(reason),
+            Ok(TransformResult::Error(reason)) => return Outcome::Failed(ErrorInfo::new("transform_error", reason)),
+            Err(e) => return Outcome::Failed(ErrorInfo::new(e.code(), e.to_string())),
+        };
+    }
+    trace.request = Some(request::for_log(&request, &ctx.target));
+    if let Err(error) = check_url(&request.url, app.settings.allow_http) {
+        return Outcome::Failed(error);
+    }
+
+    let timeout = Duration::from_millis(ctx.target.retry.timeout_ms);
+    let response = match send(client, &request, timeout).instrument(tracing::info_span!("send")).await {
+        Ok(response) => response,
+        Err(error) => return Outcome::Retry { error, after: None },
+    };
+    trace.status_code = Some(response.status);
+    trace.response_excerpt = Some(excerpt(&response.body));
+    evaluate(app, ctx, request, response, attempt, trace).instrument(tracing::info_span!("evaluate")).await
+}
+
+fn guest_message(ctx: &Context) -> GuestMessage {
+    GuestMessage {
+        event_id: ctx.message.event_id.clone(),
+        message_id: ctx.message.message_id.clone(),
+        received_at: ctx.message.received_at_ms,
+        headers: ctx.message.headers.clone(),
+        content_type: ctx.message.content_type.clone(),
+        body: ctx.body.clone(),
+    }
+}
+
+/// Runs a guest call for `binding` on the blocking pool (compiling the component first
+/// if this process has not loaded it yet).
+async fn run_guest<T: Send + 'static>(
+    app: &Arc<App>,
+    binding: &Binding,
+    call: impl FnOnce(&App, &crate::runtime::Prepared, std::collections::BTreeMap<String, serde_json::Value>) -> GuestCall<T>
+        + Send
+        + 'static,
+) -> Result<GuestCall<T>, ErrorInfo> {
+    let app = app.clone();
+    let binding = binding.clone();
+    tokio::task::spawn_blocking(move || {
+        let prepared = app
+            .components
+            .load(&binding.component)
+            .map_err(|e| ErrorInfo::new("component_unavailable", e.to_string()))?;
+        Ok(call(&app, &prepared, binding.config))
+    })
+    .await
+    .map_err(|e| ErrorInfo::new("guest_trap", format!("the guest call panicked in the host: {e}")))?
+}
+
+fn check_url(url: &str, allow_http: bool) -> Result<(), ErrorInfo> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| ErrorInfo::new("invalid_url", format!("`{url}`: {e}")))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if allow_http => Ok(()),
+        scheme => Err(ErrorInfo::new(
+            "insecure_url",
+            format!("refusing to send to a {scheme}:// URL; only https is allowed (see --allow-http)"),
+        )),
+    }
+}
+
+struct Received {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+async fn send(client: &reqwest::Client, request: &OutgoingRequest, timeout: Duration) -> Result<Received, ErrorInfo> {
+    let method = reqwest::Method::from_bytes(request.method.as_bytes())
+        .map_err(|_| ErrorInfo::new("invalid_request", format!("`{}` is not an HTTP method", request.method)))?;
+    let mut builder = client.request(method, &request.url).timeout(timeout);
+    for (name, value) in &request.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let started = tokio::time::Instant::now();
+    let mut response = builder.body(request.body.clone()).send().await.map_err(network_error)?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let mut body = Vec::new();
+    while body.len() < MAX_RESPONSE_BYTES {
+        let remaining = timeout.saturating_sub(started.elapsed());
+        match tokio::time::timeout(remaining, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk[..chunk.len().min(MAX_RESPONSE_BYTES - body.len())]),
+            Ok(Ok(None)) => break,
+            Ok(Err(e)) => return Err(network_error(e)),
+            Err(_) => return Err(ErrorInfo::new("timeout", format!("no complete response within {timeout:?}"))),
+        }
+    }
+    Ok(Received { status, headers, body })
+}
+
+fn network_error(e: reqwest::Error) -> ErrorInfo {
+    use std::error::Error;
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    let code = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect_error"
+    } else {
+        "network_error"
+    };
+    ErrorInfo::new(code, message)
+}
+
+async fn evaluate(
+    app: &Arc<App>,
+    ctx: &Context,
+    request: OutgoingRequest,
+    response: Received,
+    attempt: u32,
+    trace: &mut Trace,
+) -> Outcome {
+    if let Err(why) = success::check(&ctx.target.success, response.status, response.header("content-type"), &response.body)
+    {
+        let error = ErrorInfo::new("http_status", why);
+        if success::is_permanent(response.status) {
+            return Outcome::Failed(error);
+        }
+        let after = response.header("retry-after").and_then(|v| retry::parse_retry_after(v, SystemTime::now()));
+        return Outcome::Retry { error, after };
+    }
+    let Some(binding) = &ctx.target.condition else { return Outcome::Delivered };
+    let guest_response = GuestResponse { status: response.status, headers: response.headers, body: response.body };
+    let call = run_guest(app, binding, move |app, prepared, config| {
+        app.components.runtime().evaluate(prepared, config, &request, &guest_response, attempt)
+    })
+    .await;
+    let call = match call {
+        Ok(call) => call,
+        Err(error) => return Outcome::Failed(error),
+    };
+    trace.absorb("condition", &call);
+    match call.result {
+        Ok(Verdict::Success) => Outcome::Delivered,
+        Ok(Verdict::Retry(after_ms)) => Outcome::Retry {
+            error: ErrorInfo::new("condition_retry", "the condition component asked to retry"),
+            after: after_ms.map(Duration::from_millis),
+        },
+        Ok(Verdict::Fail(reason)) => Outcome::Failed(ErrorInfo::new("condition_failed", reason)),
+        Err(e) => Outcome::Failed(ErrorInfo::new(e.code(), e.to_string())),
+    }
+}
+
+fn excerpt(body: &[u8]) -> String {
+    String::from_utf8_lossy(body).chars().take(EXCERPT_CHARS).collect()
+}

@@ -1,0 +1,178 @@
+//! The draft request of a delivery, built from the target config and the message alone:
+//! templates filled in, the data put where the method wants it, and the log's view of what
+//! was sent with its secrets masked.
+
+use serde_json::Value;
+
+use crate::model::{ErrorInfo, MessageRecord, SentRequest, TargetConfig};
+use crate::runtime::OutgoingRequest;
+use crate::template::{Place, Template, TemplateError, Variables};
+
+const EXCERPT_CHARS: usize = 1024;
+const MASK: &str = "***";
+
+/// The request the target config describes for `message`:
+/// - the URL and header values are templates over the message data;
+/// - the payload is the target's body template when it has one, else the data as received;
+/// - GET and DELETE carry the payload in the query string (appended to the URL's own query),
+///   unless the URL itself takes the data through variables and there is no body template;
+///   the other methods carry it as the body.
+pub fn draft(target: &TargetConfig, message: &MessageRecord, data: &[u8]) -> Result<OutgoingRequest, ErrorInfo> {
+    let json = serde_json::from_slice::<Value>(data).ok();
+    let vars = Variables {
+        data: json.as_ref(),
+        message_id: &message.message_id,
+        event_id: &message.event_id,
+        subshop: message.subshop.as_deref().unwrap_or(""),
+        config: &target.config,
+    };
+    let url_template = parse(&target.url, Place::Url, "url")?;
+    let mut url = url_template.render(&vars);
+    let mut headers = Vec::with_capacity(target.headers.len() + 1);
+    for (name, value) in &target.headers {
+        headers.push((name.clone(), parse(value, Place::Header, name)?.render(&vars)));
+    }
+    let (payload, content_type) = match &target.body {
+        Some(body) => (parse(body, Place::JsonBody, "body")?.render(&vars).into_bytes(), Some("application/json".to_string())),
+        None => (data.to_vec(), message.content_type.clone()),
+    };
+    let method = target.method();
+    let body = if method.data_in_query() {
+        let url_takes_the_data = target.body.is_none() && url_template.has_variables();
+        if !payload.is_empty() && !url_takes_the_data {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&String::from_utf8_lossy(&payload));
+        }
+        Vec::new()
+    } else {
+        if let Some(content_type) = content_type {
+            if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+                headers.push(("content-type".into(), content_type));
+            }
+        }
+        payload
+    };
+    Ok(OutgoingRequest { method: method.as_str().to_string(), url, headers, body })
+}
+
+fn parse(text: &str, place: Place, field: &str) -> Result<Template, ErrorInfo> {
+    Template::parse(text, place)
+        .map_err(|e: TemplateError| ErrorInfo::new("invalid_template", format!("target {field}: {e}")))
+}
+
+/// Header names whose values are credentials whatever they hold.
+fn is_secret_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(name.as_str(), "authorization" | "proxy-authorization" | "cookie")
+        || ["token", "secret", "key", "signature", "password"].iter().any(|s| name.contains(s))
+}
+
+/// The log's view of `request`: credential headers hidden, and every config value of the
+/// target and its components (as given and as it looks in a URL) replaced by `***`.
+pub fn for_log(request: &OutgoingRequest, target: &TargetConfig) -> SentRequest {
+    let secrets = secrets_of(target);
+    let mask = |text: &str| secrets.iter().fold(text.to_string(), |acc, s| acc.replace(s.as_str(), MASK));
+    SentRequest {
+        method: request.method.clone(),
+        url: mask(&request.url),
+        headers: request
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), if is_secret_header(k) { MASK.to_string() } else { mask(v) }))
+            .collect(),
+        body_excerpt: mask(&String::from_utf8_lossy(&request.body).chars().take(EXCERPT_CHARS).collect::<String>()),
+    }
+}
+
+/// Config values long enough to be worth hiding (masking `1` or `de` would garble the log).
+fn secrets_of(target: &TargetConfig) -> Vec<String> {
+    let bindings = [&target.transformer, &target.condition].into_iter().flatten().map(|b| &b.config);
+    let mut secrets: Vec<String> = std::iter::once(&target.config)
+        .chain(bindings)
+        .flat_map(|config| config.values())
+        .filter_map(|v| v.as_str())
+        .filter(|s| s.len() >= 4)
+        .flat_map(|s| {
+            let encoded = percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+            [s.to_string(), encoded]
+        })
+        .collect();
+    // Longest first, so that a secret containing another is hidden whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.dedup();
+    secrets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::HttpMethod;
+    use serde_json::json;
+
+    fn target(config: Value) -> TargetConfig {
+        serde_json::from_value(config).unwrap()
+    }
+
+    fn message(content_type: Option<&str>) -> MessageRecord {
+        MessageRecord {
+            message_id: "msg_1".into(),
+            event_id: "customer.updated".into(),
+            received_at: String::new(),
+            received_at_ms: 0,
+            headers: vec![],
+            content_type: content_type.map(str::to_string),
+            body_size: 0,
+            subshop: Some("de".into()),
+        }
+    }
+
+    #[test]
+    fn get_without_body_appends_the_raw_data_to_the_query() {
+        let t = target(json!({"id": "t", "url": "https://h/p?x=1"}));
+        assert_eq!(t.method(), HttpMethod::Get);
+        let r = draft(&t, &message(Some("text/plain")), b"a=1&b=x y").unwrap();
+        assert_eq!((r.method.as_str(), r.url.as_str()), ("GET", "https://h/p?x=1&a=1&b=x y"));
+        assert!(r.body.is_empty() && r.headers.is_empty());
+        let r = draft(&target(json!({"id": "t", "url": "https://h/p", "method": "DELETE"})), &message(None), b"k=v").unwrap();
+        assert_eq!(r.url, "https://h/p?k=v");
+    }
+
+    #[test]
+    fn url_variables_take_the_data_instead_of_the_query() {
+        let t = target(json!({"id": "t", "url": "https://h/c/#customer.id#?e=#customer.email#"}));
+        let r = draft(&t, &message(None), br#"{"customer":{"id":7,"email":"a@b"}}"#).unwrap();
+        assert_eq!(r.url, "https://h/c/7?e=a%40b");
+    }
+
+    #[test]
+    fn body_template_means_post_with_json() {
+        let t = target(json!({"id": "t", "url": "https://h/", "body": "{\"mail\":\"#customer.email#\",\"shop\":\"#subshop#\"}"}));
+        let r = draft(&t, &message(Some("text/plain")), br#"{"customer":{"email":"x\"y"}}"#).unwrap();
+        assert_eq!(r.method, "POST");
+        assert_eq!(serde_json::from_slice::<Value>(&r.body).unwrap(), json!({"mail": "x\"y", "shop": "de"}));
+        assert_eq!(r.headers, vec![("content-type".to_string(), "application/json".to_string())]);
+    }
+
+    #[test]
+    fn raw_data_is_the_body_for_post_put_patch() {
+        for method in ["POST", "PUT", "PATCH"] {
+            let t = target(json!({"id": "t", "url": "https://h/", "method": method, "headers": {"X-A": "#event.id#"}}));
+            let r = draft(&t, &message(Some("text/plain")), b"hello world").unwrap();
+            assert_eq!((r.method.as_str(), r.url.as_str(), r.body.as_slice()), (method, "https://h/", &b"hello world"[..]));
+            assert!(r.headers.contains(&("X-A".into(), "customer.updated".into())));
+            assert!(r.headers.contains(&("content-type".into(), "text/plain".into())));
+        }
+    }
+
+    #[test]
+    fn log_view_masks_config_values_and_credential_headers() {
+        let t = target(json!({"id": "t", "url": "https://h/?key=#config.api_key#", "config": {"api_key": "s3cr et"},
+                               "headers": {"Authorization": "Bearer abc", "X-Trace": "s3cr et"}}));
+        let r = draft(&t, &message(None), b"").unwrap();
+        assert_eq!(r.url, "https://h/?key=s3cr%20et");
+        let logged = for_log(&r, &t);
+        assert_eq!(logged.url, "https://h/?key=***");
+        assert!(logged.headers.contains(&("Authorization".into(), "***".into())));
+        assert!(logged.headers.contains(&("X-Trace".into(), "***".into())));
+    }
+}

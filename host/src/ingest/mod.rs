@@ -1,0 +1,177 @@
+//! The first half of the pipeline: a fired event is routed, authenticated and persisted
+//! with one pending delivery per enabled target. Nothing is acknowledged before it is on
+//! disk; nothing is stored for a caller the authenticator refuses.
+
+pub mod envelope;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tracing::Instrument;
+
+use crate::model::{new_message_id, now_ms, rfc3339_now, DeliveryRecord, DeliveryStatus, EventConfig, MessageRecord};
+use crate::runtime::{AuthDecision, IncomingRequest};
+use crate::store::{Inserted, StoreError};
+use crate::App;
+
+/// An HTTP request that fires an event, as the API received it.
+#[derive(Debug, Clone)]
+pub struct FireRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    /// A repeat with the same key creates nothing and gets the first answer.
+    pub idempotency_key: Option<String>,
+}
+
+impl FireRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The subshop the caller fires for: the `X-Hookgate-Subshop` header, else the
+    /// `subshop` query parameter.
+    pub fn subshop(&self) -> Option<String> {
+        let from_query = || {
+            form_urlencoded::parse(self.query.as_bytes()).find(|(k, _)| k == "subshop").map(|(_, v)| v.into_owned())
+        };
+        self.header("x-hookgate-subshop").map(str::to_string).or_else(from_query).filter(|s| !s.is_empty())
+    }
+}
+
+/// A message accepted and on disk.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Accepted {
+    pub message_id: String,
+    pub deliveries: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("event `{0}` is not configured")]
+    UnknownEvent(String),
+    #[error("event `{0}` is disabled")]
+    Disabled(String),
+    #[error("event `{event}` is disabled for subshop `{subshop}`")]
+    DisabledForSubshop { event: String, subshop: String },
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The authenticator itself failed (trap, timeout, ...): the caller may try again.
+    #[error("the authenticator failed: {message}")]
+    Authenticator { code: &'static str, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Headers that carry the caller's credentials are used by the authenticator but never
+/// stored with the message.
+const UNSTORED_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
+
+/// Fires `event_id`: route, authenticate, persist durably, wake the delivery workers.
+pub async fn fire(app: &Arc<App>, event_id: &str, request: FireRequest) -> Result<Accepted, IngestError> {
+    let event = app.store.event(event_id)?.ok_or_else(|| IngestError::UnknownEvent(event_id.to_string()))?;
+    if !event.enabled {
+        return Err(IngestError::Disabled(event_id.to_string()));
+    }
+    let subshop = request.subshop();
+    if let Some(subshop) = subshop.as_deref().filter(|s| !event.enabled_for(Some(s))) {
+        return Err(IngestError::DisabledForSubshop { event: event_id.to_string(), subshop: subshop.to_string() });
+    }
+    if event.authenticator.is_some() {
+        authenticate(app, &event, &request)
+            .instrument(tracing::info_span!("authenticate", event = event_id))
+            .await?;
+    }
+    let accepted = persist(app, event_id, &event, subshop, request)
+        .instrument(tracing::info_span!("persist", event = event_id))
+        .await?;
+    app.queue_changed.notify_one();
+    Ok(accepted)
+}
+
+async fn authenticate(app: &Arc<App>, event: &EventConfig, request: &FireRequest) -> Result<(), IngestError> {
+    let Some(binding) = event.authenticator.clone() else { return Ok(()) };
+    let guest_request = IncomingRequest {
+        method: request.method.clone(),
+        path: request.path.clone(),
+        query: request.query.clone(),
+        headers: request.headers.clone(),
+        body: request.body.to_vec(),
+    };
+    let app = app.clone();
+    let call = tokio::task::spawn_blocking(move || {
+        let prepared = app.components.load(&binding.component)?;
+        Ok::<_, crate::runtime::ResolveError>(app.components.runtime().authenticate(
+            &prepared,
+            binding.config.clone(),
+            &guest_request,
+        ))
+    })
+    .await
+    .map_err(|e| IngestError::Authenticator { code: "guest_trap", message: e.to_string() })?
+    .map_err(|e| IngestError::Authenticator { code: "component_unavailable", message: e.to_string() })?;
+    for log in &call.report.logs {
+        tracing::info!(target: "hookgate::guest", level = %log.level, "authenticator: {}", log.message);
+    }
+    match call.result {
+        Ok(AuthDecision::Allow) => Ok(()),
+        Ok(AuthDecision::Deny(reason)) => Err(IngestError::Unauthorized(reason)),
+        Err(e) => Err(IngestError::Authenticator { code: e.code(), message: e.to_string() }),
+    }
+}
+
+async fn persist(
+    app: &App,
+    event_id: &str,
+    event: &EventConfig,
+    subshop: Option<String>,
+    request: FireRequest,
+) -> Result<Accepted, IngestError> {
+    let message_id = new_message_id();
+    let content_type = request.header("content-type").map(str::to_string);
+    let headers = request
+        .headers
+        .into_iter()
+        .filter(|(k, _)| !UNSTORED_HEADERS.iter().any(|h| k.eq_ignore_ascii_case(h)))
+        .collect();
+    let message = MessageRecord {
+        message_id: message_id.clone(),
+        event_id: event_id.to_string(),
+        received_at: rfc3339_now(),
+        received_at_ms: now_ms(),
+        headers,
+        content_type,
+        body_size: request.body.len(),
+        subshop,
+    };
+    let deliveries: Vec<DeliveryRecord> = event
+        .targets
+        .iter()
+        .filter(|t| t.enabled)
+        .map(|t| DeliveryRecord {
+            message_id: message_id.clone(),
+            target: t.id.clone(),
+            status: DeliveryStatus::Pending,
+            reason: None,
+            next_attempt_at_ms: Some(message.received_at_ms),
+            attempts: Vec::new(),
+        })
+        .collect();
+    let inserted = app.store.insert_message(
+        &message,
+        &request.body,
+        &deliveries,
+        message.received_at_ms,
+        request.idempotency_key.as_deref(),
+    )?;
+    app.store.flush().await?;
+    match inserted {
+        Inserted::New => Ok(Accepted { message_id, deliveries: deliveries.len() }),
+        Inserted::Existing(message_id) => {
+            let deliveries = app.store.deliveries_of(&message_id)?.len();
+            Ok(Accepted { message_id, deliveries })
+        }
+    }
+}

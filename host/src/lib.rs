@@ -1,0 +1,89 @@
+//! hookgate: a webhook gateway whose authentication, transformation and success checks are
+//! WebAssembly components.
+//!
+//! The pipeline is the architecture, and data flows one way through these modules:
+//!
+//! ```text
+//! api ──> ingest ──> (runtime: authenticate) ──> store (message + deliveries, durable)
+//!                                                  │
+//!          delivery (worker) <──── queue ──────────┘
+//!              └─> runtime: transform ─> HTTP send ─> success criteria + runtime: evaluate ─> store (attempt)
+//! ```
+
+pub mod api;
+pub mod delivery;
+pub mod ingest;
+pub mod model;
+pub mod runtime;
+pub mod settings;
+pub mod store;
+pub mod template;
+pub mod validate;
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+pub use settings::Settings;
+
+use runtime::{Registry, Runtime};
+use store::Store;
+
+/// Everything the handlers and the delivery workers share.
+pub struct App {
+    pub settings: Settings,
+    pub store: Arc<Store>,
+    pub components: Registry,
+    /// Wakes the delivery dispatcher when new deliveries are queued.
+    pub queue_changed: Notify,
+    pub admin_token: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error(transparent)]
+    Runtime(#[from] runtime::RuntimeError),
+    #[error("cannot use the data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: String, source: std::io::Error },
+}
+
+impl App {
+    /// Opens the store and the runtime. `admin_token` comes from the caller (the binary
+    /// reads it from the environment or the data directory).
+    pub fn open(settings: Settings, admin_token: String) -> Result<Arc<App>, StartError> {
+        let store = Arc::new(Store::open(&settings.data_dir.join("db"), settings.cache_bytes)?);
+        let runtime = Runtime::new(settings.guest_limits.clone())?;
+        Ok(Arc::new(App {
+            components: Registry::new(runtime, store.clone()),
+            store,
+            settings,
+            queue_changed: Notify::new(),
+            admin_token,
+        }))
+    }
+}
+
+/// Serves the API on `listener` and runs the delivery workers until `shutdown` resolves;
+/// then stops accepting, lets attempts in flight finish (up to the grace period) and
+/// flushes the store.
+pub async fn serve(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let dispatcher = delivery::Dispatcher::start(app.clone());
+    let router = api::router(app.clone());
+    let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+    if let Err(e) = served {
+        tracing::error!("server error: {e}");
+    }
+    dispatcher.stop(app.settings.shutdown_grace).await;
+    if let Err(e) = app.store.flush().await {
+        tracing::error!("final flush failed: {e}");
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! The `hookgate` command line: the edge where settings come in and errors go out.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use hookgate::runtime::GuestLimits;
+use hookgate::{App, Settings};
+
+#[derive(Parser)]
+#[command(name = "hookgate", version, about = "A WebAssembly-extensible webhook gateway")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway: ingest and admin API, and the delivery workers.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Where the embedded database and the admin token live.
+    #[arg(long, default_value = "./hookgate-data")]
+    data_dir: PathBuf,
+    /// Also deliver to plain http:// targets (HTTPS only otherwise).
+    #[arg(long)]
+    allow_http: bool,
+    /// Memory cap of one guest call, in MiB.
+    #[arg(long, default_value_t = 64)]
+    guest_memory_mb: usize,
+    /// Time budget of one guest call, in milliseconds.
+    #[arg(long, default_value_t = 200)]
+    guest_time_ms: u64,
+    /// Cap on what one guest call may return, in KiB.
+    #[arg(long, default_value_t = 4096)]
+    guest_output_kb: usize,
+    /// Largest ingest body accepted, in KiB (larger gets 413).
+    #[arg(long, default_value_t = 1024)]
+    max_body_kb: usize,
+    /// Delivery attempts in flight at once.
+    #[arg(long, default_value_t = 64)]
+    delivery_concurrency: usize,
+    /// Seconds a shutdown waits for attempts in flight.
+    #[arg(long, default_value_t = 10)]
+    shutdown_grace_s: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sled=warn,cranelift=warn,wasmtime=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
+    let mut settings = Settings::new(&args.data_dir);
+    settings.allow_http = args.allow_http;
+    settings.guest_limits = GuestLimits {
+        memory_bytes: args.guest_memory_mb << 20,
+        time: Duration::from_millis(args.guest_time_ms),
+        output_bytes: args.guest_output_kb << 10,
+        ..GuestLimits::default()
+    };
+    settings.max_body_bytes = args.max_body_kb << 10;
+    settings.delivery_concurrency = args.delivery_concurrency;
+    settings.shutdown_grace = Duration::from_secs(args.shutdown_grace_s);
+
+    let token = admin_token(&args.data_dir)?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let app = App::open(settings, token)?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let local = listener.local_addr()?;
+        println!("hookgate listening on http://{local}");
+        tracing::info!(data_dir = %args.data_dir.display(), allow_http = args.allow_http, address = %local, "gateway started");
+        hookgate::serve(app, listener, shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// The admin token: `HOOKGATE_ADMIN_TOKEN`, else the one kept in the data directory, else
+/// a new one, kept there and printed this once.
+fn admin_token(data_dir: &Path) -> anyhow::Result<String> {
+    if let Ok(token) = std::env::var("HOOKGATE_ADMIN_TOKEN") {
+        if !token.trim().is_empty() {
+            return Ok(token.trim().to_string());
+        }
+    }
+    let path = data_dir.join("admin-token");
+    if let Ok(token) = std::fs::read_to_string(&path) {
+        return Ok(token.trim().to_string());
+    }
+    let token = format!("hg_{}", hex::encode(rand::random::<[u8; 24]>()));
+    write_private(&path, &token).with_context(|| format!("cannot write {}", path.display()))?;
+    println!("generated admin token (kept in {}): {token}", path.display());
+    Ok(token)
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down: no new requests, finishing attempts in flight");
+}

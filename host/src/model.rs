@@ -1,0 +1,439 @@
+//! The vocabulary of the gateway: events and their targets (configuration), messages,
+//! deliveries and attempts (what happened). Everything here is plain serde data; the
+//! store persists it as JSON and the admin API shows it as is.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// RFC 3339 UTC time with milliseconds, as shown in the delivery log.
+pub fn rfc3339_now() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+/// A new time-ordered message id (`msg_` + UUIDv7), so that ids sort by arrival.
+pub fn new_message_id() -> String {
+    format!("msg_{}", uuid::Uuid::now_v7().simple())
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The configuration of one event type: who may fire it and where it goes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EventConfig {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authenticator: Option<Binding>,
+    /// Per-subshop switches; a subshop not listed follows `enabled`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub subshops: BTreeMap<String, bool>,
+    #[serde(default)]
+    pub targets: Vec<TargetConfig>,
+}
+
+impl EventConfig {
+    /// Whether a fire (for `subshop`, when the caller names one) is accepted.
+    pub fn enabled_for(&self, subshop: Option<&str>) -> bool {
+        self.enabled && subshop.and_then(|s| self.subshops.get(s)).copied().unwrap_or(true)
+    }
+}
+
+/// A component used in a role, with the settings it reads through the `config` import.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Binding {
+    /// `name` (latest version) or `name@N` (pinned version).
+    pub component: String,
+    #[serde(default)]
+    pub config: BTreeMap<String, serde_json::Value>,
+}
+
+impl Binding {
+    /// The value of a config key as the guest sees it: strings as they are, anything else
+    /// as its JSON text.
+    pub fn config_value(&self, key: &str) -> Option<String> {
+        self.config.get(key).map(|v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    }
+}
+
+/// One destination of an event.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    pub id: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<HttpMethod>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// A JSON body template with `#path#` variables; without it the message data is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Values for `#config.key#` in the URL, headers and body; masked in the delivery log.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config: BTreeMap<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transformer: Option<Binding>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Binding>,
+    #[serde(default)]
+    pub success: SuccessCriteria,
+    #[serde(default)]
+    pub retry: RetryPolicy,
+}
+
+impl TargetConfig {
+    /// The explicit method, else POST with a body template and GET without (as Ellity does).
+    pub fn method(&self) -> HttpMethod {
+        self.method.unwrap_or(if self.body.is_some() { HttpMethod::Post } else { HttpMethod::Get })
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl HttpMethod {
+    /// GET and DELETE carry the data in the query string, the others in the body.
+    pub fn data_in_query(self) -> bool {
+        matches!(self, HttpMethod::Get | HttpMethod::Delete)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+        }
+    }
+}
+
+/// What makes a response a success, without writing a component.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SuccessCriteria {
+    #[serde(default = "StatusPattern::default_list")]
+    pub status: Vec<StatusPattern>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<String>,
+    /// The response must be JSON with the value at `pointer` equal to `equals`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_json: Option<JsonExpectation>,
+}
+
+impl Default for SuccessCriteria {
+    fn default() -> Self {
+        SuccessCriteria {
+            status: StatusPattern::default_list(),
+            content_type: None,
+            body_contains: None,
+            body_json: None,
+        }
+    }
+}
+
+/// `{"pointer": "/status", "equals": "ok"}`: a JSON pointer (RFC 6901) and the value expected there.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct JsonExpectation {
+    pub pointer: String,
+    pub equals: serde_json::Value,
+}
+
+/// A status code, a class (`2xx`) or an inclusive range (`200-204`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "serde_json::Value", into = "String")]
+pub struct StatusPattern {
+    pub low: u16,
+    pub high: u16,
+}
+
+impl StatusPattern {
+    fn default_list() -> Vec<StatusPattern> {
+        vec![StatusPattern { low: 200, high: 299 }]
+    }
+
+    pub fn matches(&self, status: u16) -> bool {
+        (self.low..=self.high).contains(&status)
+    }
+}
+
+impl TryFrom<serde_json::Value> for StatusPattern {
+    type Error = String;
+
+    fn try_from(value: serde_json::Value) -> Result<Self, String> {
+        let text = match &value {
+            serde_json::Value::String(s) => s.trim().to_ascii_lowercase(),
+            serde_json::Value::Number(n) => n.to_string(),
+            other => return Err(format!("status pattern must be a string or number, got {other}")),
+        };
+        let code = |s: &str| -> Result<u16, String> {
+            s.parse::<u16>()
+                .ok()
+                .filter(|c| (100..=599).contains(c))
+                .ok_or_else(|| format!("`{s}` is not an HTTP status code (100-599)"))
+        };
+        let pattern = if let Some(class) = text.strip_suffix("xx") {
+            let digit = code(&format!("{class}00"))?;
+            StatusPattern { low: digit, high: digit + 99 }
+        } else if let Some((low, high)) = text.split_once('-') {
+            StatusPattern { low: code(low.trim())?, high: code(high.trim())? }
+        } else {
+            let c = code(&text)?;
+            StatusPattern { low: c, high: c }
+        };
+        if pattern.low > pattern.high {
+            return Err(format!("status range `{text}` is empty"));
+        }
+        Ok(pattern)
+    }
+}
+
+impl From<StatusPattern> for String {
+    fn from(p: StatusPattern) -> String {
+        p.to_string()
+    }
+}
+
+impl fmt::Display for StatusPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.low == self.high {
+            write!(f, "{}", self.low)
+        } else if self.low % 100 == 0 && self.high == self.low + 99 {
+            write!(f, "{}xx", self.low / 100)
+        } else {
+            write!(f, "{}-{}", self.low, self.high)
+        }
+    }
+}
+
+/// How often and how patiently a delivery is attempted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub initial_delay_ms: u64,
+    pub max_delay_ms: u64,
+    /// Per-attempt timeout of the HTTP request.
+    pub timeout_ms: u64,
+    /// Overall limit from the message's arrival: no attempt starts after it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<u64>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 8,
+            initial_delay_ms: 1_000,
+            max_delay_ms: 3_600_000,
+            timeout_ms: 10_000,
+            deadline_ms: None,
+        }
+    }
+}
+
+/// One firing of an event, as stored (the raw body is stored beside it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MessageRecord {
+    pub message_id: String,
+    pub event_id: String,
+    pub received_at: String,
+    pub received_at_ms: u64,
+    pub headers: Vec<(String, String)>,
+    pub content_type: Option<String>,
+    pub body_size: usize,
+    /// The subshop the caller fired for, if it named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subshop: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Failed,
+    Skipped,
+}
+
+impl DeliveryStatus {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "delivered" => Some(Self::Delivered),
+            "failed" => Some(Self::Failed),
+            "skipped" => Some(Self::Skipped),
+            _ => None,
+        }
+    }
+
+    /// The status of a message from the statuses of its deliveries: pending while any is,
+    /// failed when any failed, skipped when all were skipped, delivered otherwise.
+    pub fn of_message(deliveries: impl IntoIterator<Item = DeliveryStatus>) -> DeliveryStatus {
+        let (mut any, mut pending, mut failed, mut all_skipped) = (false, false, false, true);
+        for status in deliveries {
+            any = true;
+            pending |= status == Self::Pending;
+            failed |= status == Self::Failed;
+            all_skipped &= status == Self::Skipped;
+        }
+        match () {
+            _ if pending => Self::Pending,
+            _ if failed => Self::Failed,
+            _ if any && all_skipped => Self::Skipped,
+            _ => Self::Delivered,
+        }
+    }
+}
+
+/// One message to one target.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub message_id: String,
+    pub target: String,
+    pub status: DeliveryStatus,
+    /// Why the delivery was skipped or failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When the next attempt is due (Unix ms), while pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at_ms: Option<u64>,
+    pub attempts: Vec<Attempt>,
+}
+
+/// A stable, machine-readable error with a human explanation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ErrorInfo {
+    pub code: String,
+    pub message: String,
+}
+
+impl ErrorInfo {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        ErrorInfo { code: code.to_string(), message: message.into() }
+    }
+}
+
+/// A line a guest wrote through the `log` import, or to stdout/stderr.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GuestLog {
+    pub level: String,
+    pub message: String,
+}
+
+/// One try of a delivery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Attempt {
+    pub at: String,
+    pub duration_ms: u64,
+    pub status_code: Option<u16>,
+    pub error: Option<ErrorInfo>,
+    pub response_excerpt: Option<String>,
+    /// What was sent, with secrets masked; absent when the attempt stopped before sending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<SentRequest>,
+    #[serde(default)]
+    pub guest_logs: Vec<GuestLog>,
+}
+
+/// The request of an attempt as the log shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SentRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body_excerpt: String,
+}
+
+/// The role a component plays: one world of the WIT contract.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum World {
+    Authenticator,
+    Transformer,
+    Condition,
+}
+
+impl World {
+    pub const ALL: [World; 3] = [World::Authenticator, World::Transformer, World::Condition];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            World::Authenticator => "authenticator",
+            World::Transformer => "transformer",
+            World::Condition => "condition",
+        }
+    }
+
+    /// The interface a component of this world exports (without the package version).
+    pub fn export_interface(self) -> &'static str {
+        match self {
+            World::Authenticator => "authenticate",
+            World::Transformer => "transform",
+            World::Condition => "evaluate",
+        }
+    }
+}
+
+impl fmt::Display for World {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One uploaded version of a named component.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ComponentVersion {
+    pub version: u32,
+    pub sha256: String,
+    pub world: World,
+    pub size: usize,
+    pub uploaded_at: String,
+}
+
+/// A named component and all its versions, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ComponentEntry {
+    pub name: String,
+    pub versions: Vec<ComponentVersion>,
+}
+
+impl ComponentEntry {
+    pub fn latest(&self) -> Option<&ComponentVersion> {
+        self.versions.last()
+    }
+
+    pub fn version(&self, version: u32) -> Option<&ComponentVersion> {
+        self.versions.iter().find(|v| v.version == version)
+    }
+}

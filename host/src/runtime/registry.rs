@@ -1,0 +1,120 @@
+//! Named, versioned components: upload, resolve `name` or `name@N`, and keep each one
+//! compiled once. Compiled code is stored beside the wasm, keyed by its sha256 and the
+//! engine hash, so neither a second upload of the same bytes nor a restart compiles again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use sha2::{Digest, Sha256};
+
+use super::{ComponentError, Inspection, Prepared, Runtime};
+use crate::model::ComponentVersion;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("component `{0}` does not exist")]
+    NotFound(String),
+    #[error("component `{name}` has no version {version}")]
+    NoSuchVersion { name: String, version: u32 },
+    #[error("`{0}` is not a component reference: use `name` or `name@version`")]
+    BadReference(String),
+    #[error(transparent)]
+    Component(#[from] ComponentError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The components known to the gateway, compiled on first use.
+pub struct Registry {
+    runtime: Arc<Runtime>,
+    store: Arc<Store>,
+    loaded: RwLock<HashMap<String, Prepared>>,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl Registry {
+    pub fn new(runtime: Arc<Runtime>, store: Arc<Store>) -> Registry {
+        Registry { runtime, store, loaded: RwLock::new(HashMap::new()) }
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    fn artifact_key(&self, sha256: &str) -> String {
+        format!("{sha256}:{}", self.runtime.engine_hash())
+    }
+
+    fn cached(&self, sha256: &str) -> Option<Prepared> {
+        self.loaded.read().ok()?.get(sha256).cloned()
+    }
+
+    fn remember(&self, sha256: &str, prepared: &Prepared) {
+        if let Ok(mut loaded) = self.loaded.write() {
+            loaded.insert(sha256.to_string(), prepared.clone());
+        }
+    }
+
+    /// Validates, compiles (unless these bytes were compiled before) and stores a new
+    /// version of `name`. Blocking: compiling a large component takes seconds.
+    pub fn upload(&self, name: &str, wasm: &[u8]) -> Result<(ComponentVersion, Inspection), ResolveError> {
+        super::inspect::check_binary(wasm)?;
+        let sha256 = sha256_hex(wasm);
+        let key = self.artifact_key(&sha256);
+        let (inspection, prepared, artifact) = match self.store.artifact(&key)? {
+            Some(artifact) => {
+                let (inspection, prepared) = self.runtime.load_artifact(&artifact)?;
+                (inspection, prepared, artifact)
+            }
+            None => self.runtime.compile(wasm)?,
+        };
+        let version = self.store.add_component_version(name, &sha256, inspection.world, wasm, &key, &artifact)?;
+        self.remember(&sha256, &prepared);
+        Ok((version, inspection))
+    }
+
+    /// The version a reference (`name` for the latest, `name@N` pinned) points to.
+    pub fn resolve(&self, reference: &str) -> Result<ComponentVersion, ResolveError> {
+        let (name, pinned) = match reference.split_once('@') {
+            Some((name, v)) => {
+                let v = v.parse::<u32>().map_err(|_| ResolveError::BadReference(reference.to_string()))?;
+                (name, Some(v))
+            }
+            None => (reference, None),
+        };
+        let entry = self.store.component(name)?.ok_or_else(|| ResolveError::NotFound(name.to_string()))?;
+        let version = match pinned {
+            Some(v) => entry.version(v).ok_or(ResolveError::NoSuchVersion { name: name.to_string(), version: v })?,
+            None => entry.latest().ok_or_else(|| ResolveError::NotFound(name.to_string()))?,
+        };
+        Ok(version.clone())
+    }
+
+    /// The ready-to-run component a reference points to: from memory, else from the
+    /// stored artifact, else compiled from the stored wasm (and the artifact stored).
+    pub fn load(&self, reference: &str) -> Result<Prepared, ResolveError> {
+        let version = self.resolve(reference)?;
+        if let Some(prepared) = self.cached(&version.sha256) {
+            return Ok(prepared);
+        }
+        let key = self.artifact_key(&version.sha256);
+        let prepared = match self.store.artifact(&key)? {
+            Some(artifact) => self.runtime.load_artifact(&artifact)?.1,
+            None => {
+                let wasm = self
+                    .store
+                    .wasm(&version.sha256)?
+                    .ok_or_else(|| ResolveError::NotFound(format!("{reference} (wasm bytes missing)")))?;
+                let (_, prepared, artifact) = self.runtime.compile(&wasm)?;
+                self.store.put_artifact(&key, &artifact)?;
+                prepared
+            }
+        };
+        self.remember(&version.sha256, &prepared);
+        Ok(prepared)
+    }
+}

@@ -1,0 +1,36 @@
+//! Process-wide settings, set from the command line.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::runtime::GuestLimits;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    /// Deliver to plain `http://` targets too (local setups and tests).
+    pub allow_http: bool,
+    pub guest_limits: GuestLimits,
+    /// Largest ingest body accepted.
+    pub max_body_bytes: usize,
+    /// sled page cache size.
+    pub cache_bytes: u64,
+    /// Attempts in flight at once, all targets together.
+    pub delivery_concurrency: usize,
+    /// How long a shutdown waits for attempts in flight.
+    pub shutdown_grace: Duration,
+}
+
+impl Settings {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Settings {
+        Settings {
+            data_dir: data_dir.into(),
+            allow_http: false,
+            guest_limits: GuestLimits::default(),
+            max_body_bytes: 1 << 20,
+            cache_bytes: 64 << 20,
+            delivery_concurrency: 64,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}

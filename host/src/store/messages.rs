@@ -1,0 +1,214 @@
+//! Messages, their deliveries, and the queue of deliveries due.
+
+use sled::Transactional;
+
+use super::{decode, encode, Result, Store, StoreError};
+use crate::model::{DeliveryRecord, DeliveryStatus, MessageRecord};
+
+/// A pending delivery in the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct QueueEntry {
+    pub due_ms: u64,
+    pub delivery_key: String,
+}
+
+impl QueueEntry {
+    fn key(&self) -> Vec<u8> {
+        queue_key(self.due_ms, &self.delivery_key)
+    }
+}
+
+fn queue_key(due_ms: u64, delivery_key: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(8 + delivery_key.len());
+    key.extend_from_slice(&due_ms.to_be_bytes());
+    key.extend_from_slice(delivery_key.as_bytes());
+    key
+}
+
+/// The key of the delivery of `message_id` to `target`.
+pub fn delivery_key(message_id: &str, target: &str) -> String {
+    format!("{message_id}/{target}")
+}
+
+fn by_event_key(event_id: &str, message_id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(event_id.len() + 1 + message_id.len());
+    key.extend_from_slice(event_id.as_bytes());
+    key.push(0);
+    key.extend_from_slice(message_id.as_bytes());
+    key
+}
+
+/// What [`Store::insert_message`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    New,
+    /// The idempotency key was used before, by this message id; nothing was written.
+    Existing(String),
+}
+
+impl Store {
+    /// Stores a message, its body and its pending deliveries (due now) in one transaction,
+    /// unless `idempotency_key` already names a message. Not yet flushed: call
+    /// [`Store::flush`] before acknowledging.
+    pub fn insert_message(
+        &self,
+        message: &MessageRecord,
+        body: &[u8],
+        deliveries: &[DeliveryRecord],
+        due_ms: u64,
+        idempotency_key: Option<&str>,
+    ) -> Result<Inserted> {
+        let trees = (&self.messages, &self.bodies, &self.by_event, &self.deliveries, &self.queue, &self.idempotency);
+        trees
+            .transaction(|(messages, bodies, by_event, delivery_tree, queue, idempotency)| {
+                let id = message.message_id.as_str();
+                if let Some(key) = idempotency_key {
+                    if let Some(existing) = idempotency.insert(key, id)? {
+                        idempotency.insert(key, existing.clone())?;
+                        return Ok(Inserted::Existing(String::from_utf8_lossy(&existing).into_owned()));
+                    }
+                }
+                messages.insert(id, encode(message))?;
+                bodies.insert(id, body)?;
+                by_event.insert(by_event_key(&message.event_id, id), &[])?;
+                for delivery in deliveries {
+                    let key = delivery_key(id, &delivery.target);
+                    delivery_tree.insert(key.as_str(), encode(delivery))?;
+                    if delivery.status == DeliveryStatus::Pending {
+                        queue.insert(queue_key(due_ms, &key), &[])?;
+                    }
+                }
+                Ok(Inserted::New)
+            })
+            .map_err(StoreError::from)
+    }
+
+    pub fn message(&self, id: &str) -> Result<Option<MessageRecord>> {
+        self.messages.get(id)?.map(|v| decode("message", &v)).transpose()
+    }
+
+    pub fn body(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.bodies.get(id)?.map(|v| v.to_vec()))
+    }
+
+    /// The deliveries of a message, ordered by target id.
+    pub fn deliveries_of(&self, message_id: &str) -> Result<Vec<DeliveryRecord>> {
+        self.deliveries
+            .scan_prefix(format!("{message_id}/"))
+            .values()
+            .map(|v| decode("delivery", &v?))
+            .collect()
+    }
+
+    pub fn delivery(&self, key: &str) -> Result<Option<DeliveryRecord>> {
+        self.deliveries.get(key)?.map(|v| decode("delivery", &v)).transpose()
+    }
+
+    /// Message ids, newest first, strictly older than `before` when given, of one event
+    /// when given. Iterates lazily: the caller stops when it has enough.
+    pub fn message_ids_newest_first<'a>(
+        &'a self,
+        event_id: Option<&str>,
+        before: Option<&str>,
+    ) -> Box<dyn Iterator<Item = Result<String>> + 'a> {
+        let to_id = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        match event_id {
+            Some(event) => {
+                let start = by_event_key(event, "");
+                let end = match before {
+                    Some(b) => by_event_key(event, b),
+                    None => {
+                        let mut end = event.as_bytes().to_vec();
+                        end.push(1);
+                        end
+                    }
+                };
+                let prefix_len = start.len();
+                Box::new(
+                    self.by_event
+                        .range(start..end)
+                        .keys()
+                        .rev()
+                        .map(move |k| Ok(to_id(&k?[prefix_len..]))),
+                )
+            }
+            None => {
+                let iter = match before {
+                    Some(b) => self.messages.range(..b.as_bytes()),
+                    None => self.messages.iter(),
+                };
+                Box::new(iter.keys().rev().map(move |k| Ok(to_id(&k?))))
+            }
+        }
+    }
+
+    /// Up to `limit` queue entries, earliest first.
+    pub fn queue_head(&self, limit: usize) -> Result<Vec<QueueEntry>> {
+        self.queue
+            .iter()
+            .keys()
+            .take(limit)
+            .map(|k| {
+                let k = k?;
+                let (due, key) = k.split_at(8.min(k.len()));
+                let due_ms = u64::from_be_bytes(due.try_into().unwrap_or([0; 8]));
+                Ok(QueueEntry { due_ms, delivery_key: String::from_utf8_lossy(key).into_owned() })
+            })
+            .collect()
+    }
+
+    /// Number of pending deliveries in the queue.
+    pub fn queue_len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Saves the outcome of an attempt: the updated delivery replaces `claimed` in the
+    /// queue, re-queued at its next attempt time while it is still pending.
+    pub fn save_delivery(&self, claimed: Option<&QueueEntry>, delivery: &DeliveryRecord) -> Result<()> {
+        let key = delivery_key(&delivery.message_id, &delivery.target);
+        (&self.deliveries, &self.queue)
+            .transaction(|(deliveries, queue)| {
+                if let Some(entry) = claimed {
+                    queue.remove(entry.key())?;
+                }
+                deliveries.insert(key.as_str(), encode(delivery))?;
+                if delivery.status == DeliveryStatus::Pending {
+                    let due = delivery.next_attempt_at_ms.unwrap_or(0);
+                    queue.insert(queue_key(due, &key), &[])?;
+                }
+                Ok(())
+            })
+            .map_err(StoreError::from)
+    }
+
+    /// Drops a queue entry whose delivery no longer needs attempts.
+    pub fn drop_queue_entry(&self, entry: &QueueEntry) -> Result<()> {
+        self.queue.remove(entry.key())?;
+        Ok(())
+    }
+
+    /// Puts the failed deliveries of a message back in the queue, due now, keeping their
+    /// attempt history. Returns how many were re-queued.
+    pub fn requeue_failed(&self, message_id: &str, now_ms: u64) -> Result<usize> {
+        let failed: Vec<DeliveryRecord> = self
+            .deliveries_of(message_id)?
+            .into_iter()
+            .filter(|d| d.status == DeliveryStatus::Failed)
+            .collect();
+        (&self.deliveries, &self.queue)
+            .transaction(|(deliveries, queue)| {
+                for d in &failed {
+                    let mut d = d.clone();
+                    d.status = DeliveryStatus::Pending;
+                    d.reason = None;
+                    d.next_attempt_at_ms = Some(now_ms);
+                    let key = delivery_key(&d.message_id, &d.target);
+                    deliveries.insert(key.as_str(), encode(&d))?;
+                    queue.insert(queue_key(now_ms, &key), &[])?;
+                }
+                Ok(())
+            })
+            .map_err(StoreError::from)?;
+        Ok(failed.len())
+    }
+}

@@ -1,0 +1,106 @@
+//! Durable state in an embedded sled database. This is the only module that knows sled.
+//!
+//! Trees and their keys:
+//! - `components`: name -> [`ComponentEntry`] (JSON); `wasm`: sha256 -> bytes;
+//!   `artifacts`: `{sha256}:{engine hash}` -> compiled code
+//! - `events`: event id -> [`EventConfig`](crate::model::EventConfig) (JSON)
+//! - `messages`: message id -> [`MessageRecord`](crate::model::MessageRecord); `bodies`: message id -> raw body;
+//!   `by_event`: `{event id}\0{message id}` -> ()
+//! - `deliveries`: `{message id}/{target id}` -> [`DeliveryRecord`](crate::model::DeliveryRecord)
+//! - `idempotency`: idempotency key -> the message id it created
+//! - `queue`: due time (u64 big-endian ms) ++ delivery key -> (), the pending deliveries in
+//!   the order they are due.
+//!
+//! Message ids are time-ordered, so every tree keyed by them iterates oldest first.
+
+mod components;
+mod events;
+mod messages;
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub use messages::{Inserted, QueueEntry};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("stored {what} is unreadable: {source}")]
+    Corrupt { what: &'static str, source: serde_json::Error },
+    #[error("cannot open the data directory {path}: {source}")]
+    Open { path: String, source: sled::Error },
+}
+
+impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
+    fn from(e: sled::transaction::TransactionError<StoreError>) -> Self {
+        match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => StoreError::Sled(e),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The gateway's database.
+pub struct Store {
+    db: sled::Db,
+    components: sled::Tree,
+    wasm: sled::Tree,
+    artifacts: sled::Tree,
+    events: sled::Tree,
+    messages: sled::Tree,
+    bodies: sled::Tree,
+    by_event: sled::Tree,
+    deliveries: sled::Tree,
+    queue: sled::Tree,
+    idempotency: sled::Tree,
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir`, with at most `cache_bytes` of page cache.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .open()
+            .map_err(|source| StoreError::Open { path: dir.display().to_string(), source })?;
+        let tree = |name: &str| db.open_tree(name);
+        Ok(Store {
+            components: tree("components")?,
+            wasm: tree("wasm")?,
+            artifacts: tree("artifacts")?,
+            events: tree("events")?,
+            messages: tree("messages")?,
+            bodies: tree("bodies")?,
+            by_event: tree("by_event")?,
+            deliveries: tree("deliveries")?,
+            queue: tree("queue")?,
+            idempotency: tree("idempotency")?,
+            db,
+        })
+    }
+
+    /// Makes every write so far durable on disk.
+    pub async fn flush(&self) -> Result<()> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Bytes the database takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        Ok(self.db.size_on_disk()?)
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serializing our own plain data types to JSON cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt { what, source })
+}

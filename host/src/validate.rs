@@ -1,0 +1,128 @@
+//! Checks on admin input that serde alone cannot make: names, URLs, limits, and that every
+//! component a config names exists and plays the right role.
+
+use std::collections::HashSet;
+
+use crate::model::{Binding, EventConfig, World};
+use crate::runtime::Registry;
+use crate::template::{Place, Template};
+
+/// A refused configuration; the message names the offending field.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn fail<T>(message: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(message.into()))
+}
+
+/// Names of events, targets and components: letters, digits and `._-:`, up to 200 chars.
+pub fn name(kind: &str, value: &str) -> Result<(), ConfigError> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':');
+    if value.is_empty() || value.len() > 200 || !value.chars().all(ok_char) {
+        return fail(format!(
+            "{kind} `{value}` is not a valid name: use 1-200 letters, digits, `.`, `_`, `-` or `:`"
+        ));
+    }
+    Ok(())
+}
+
+const MAX_URL_LEN: usize = 8 * 1024;
+
+pub fn event_config(config: &EventConfig, components: &Registry, allow_http: bool) -> Result<(), ConfigError> {
+    if let Some(binding) = &config.authenticator {
+        component(binding, World::Authenticator, "authenticator", components)?;
+    }
+    for subshop in config.subshops.keys() {
+        name("subshops key", subshop)?;
+    }
+    let mut ids = HashSet::new();
+    for (i, target) in config.targets.iter().enumerate() {
+        let at = format!("targets[{i}]");
+        name(&format!("{at}.id"), &target.id)?;
+        if target.id.contains(':') {
+            return fail(format!("{at}.id `{}` must not contain `:`", target.id));
+        }
+        if !ids.insert(target.id.as_str()) {
+            return fail(format!("{at}.id `{}` is used by two targets", target.id));
+        }
+        if target.url.len() > MAX_URL_LEN {
+            return fail(format!("{at}.url is longer than {MAX_URL_LEN} bytes"));
+        }
+        let url_template = template(&format!("{at}.url"), &target.url, Place::Url)?;
+        url(&format!("{at}.url"), &url_template.sample(), allow_http)?;
+        for (header, value) in &target.headers {
+            if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err() {
+                return fail(format!("{at}.headers: `{header}` is not a valid header name"));
+            }
+            let sample = template(&format!("{at}.headers.{header}"), value, Place::Header)?.sample();
+            if reqwest::header::HeaderValue::from_str(&sample).is_err() {
+                return fail(format!("{at}.headers.{header}: the value is not a valid header value"));
+            }
+        }
+        if let Some(body) = &target.body {
+            template(&format!("{at}.body"), body, Place::JsonBody)?
+                .check_json()
+                .map_err(|e| ConfigError(format!("{at}.body: {e}")))?;
+        }
+        if let Some(expected) = &target.success.body_json {
+            if !(expected.pointer.is_empty() || expected.pointer.starts_with('/')) {
+                return fail(format!("{at}.success.body_json.pointer `{}` is not a JSON pointer (it starts with `/`)", expected.pointer));
+            }
+        }
+        if let Some(binding) = &target.transformer {
+            component(binding, World::Transformer, &format!("{at}.transformer"), components)?;
+        }
+        if let Some(binding) = &target.condition {
+            component(binding, World::Condition, &format!("{at}.condition"), components)?;
+        }
+        let retry = &target.retry;
+        if !(1..=100).contains(&retry.max_attempts) {
+            return fail(format!("{at}.retry.max_attempts must be between 1 and 100"));
+        }
+        if !(1..=300_000).contains(&retry.timeout_ms) {
+            return fail(format!("{at}.retry.timeout_ms must be between 1 and 300000 (5 minutes)"));
+        }
+        if retry.max_delay_ms > 7 * 24 * 3_600_000 {
+            return fail(format!("{at}.retry.max_delay_ms must be at most 7 days"));
+        }
+        if retry.initial_delay_ms > retry.max_delay_ms {
+            return fail(format!("{at}.retry.initial_delay_ms must not exceed max_delay_ms"));
+        }
+        if retry.deadline_ms.is_some_and(|d| !(1..=30 * 24 * 3_600_000).contains(&d)) {
+            return fail(format!("{at}.retry.deadline_ms must be between 1 and 30 days"));
+        }
+    }
+    Ok(())
+}
+
+fn template(field: &str, text: &str, place: Place) -> Result<Template, ConfigError> {
+    Template::parse(text, place).map_err(|e| ConfigError(format!("{field}: {e}")))
+}
+
+fn url(field: &str, value: &str, allow_http: bool) -> Result<(), ConfigError> {
+    let parsed = reqwest::Url::parse(value).map_err(|e| ConfigError(format!("{field} `{value}` is not a URL: {e}")))?;
+    match parsed.scheme() {
+        "https" => {}
+        "http" if allow_http => {}
+        "http" => return fail(format!("{field}: plain http:// targets are refused (HTTPS only); start the gateway with --allow-http to permit them")),
+        other => return fail(format!("{field}: scheme `{other}` is not supported, use https")),
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return fail(format!("{field} `{value}` has no host"));
+    }
+    Ok(())
+}
+
+fn component(binding: &Binding, world: World, field: &str, components: &Registry) -> Result<(), ConfigError> {
+    let version = components
+        .resolve(&binding.component)
+        .map_err(|e| ConfigError(format!("{field}.component: {e}")))?;
+    if version.world != world {
+        return fail(format!(
+            "{field}.component: `{}` is a {} component, a {world} is needed here",
+            binding.component, version.world
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh checkout: installs what the tests need (the
+# wasm32-wasip2 target, guest toolchains), builds the guest components once, builds the
+# workspace once, and runs every test (unit, SDK, end-to-end).
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+echo "== building guest components (guest-examples/build.sh)"
+bash guest-examples/build.sh
+
+echo "== building the gateway"
+cargo build --locked -p hookgate --bins
+
+echo "== running the tests"
+cargo test --locked --workspace "$@"
