@@ -58,7 +58,7 @@ impl App {
         let store = Arc::new(Store::open(&settings.data_dir.join("db"), settings.cache_bytes)?);
         let runtime = Runtime::new(settings.guest_limits.clone())?;
         Ok(Arc::new(App {
-            components: Registry::new(runtime, store.clone()),
+            components: Registry::new(runtime, store.clone(), settings.compile_cache.clone()),
             store,
             settings,
             queue_changed: Notify::new(),

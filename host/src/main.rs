@@ -52,6 +52,10 @@ struct ServeArgs {
     /// Seconds a shutdown waits for attempts in flight.
     #[arg(long, default_value_t = 10)]
     shutdown_grace_s: u64,
+    /// A directory of compiled components to share between data directories (for test
+    /// suites and benchmarks that start many gateways); trusted like the data directory.
+    #[arg(long, env = "HOOKGATE_COMPILE_CACHE")]
+    compile_cache: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -80,6 +84,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.max_body_bytes = args.max_body_kb << 10;
     settings.delivery_concurrency = args.delivery_concurrency;
     settings.shutdown_grace = Duration::from_secs(args.shutdown_grace_s);
+    settings.compile_cache = args.compile_cache;
 
     let token = admin_token(&args.data_dir)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

@@ -19,6 +19,8 @@ pub struct Settings {
     pub delivery_concurrency: usize,
     /// How long a shutdown waits for attempts in flight.
     pub shutdown_grace: Duration,
+    /// A directory of compiled components shared between data directories.
+    pub compile_cache: Option<PathBuf>,
 }
 
 impl Settings {
@@ -31,6 +33,7 @@ impl Settings {
             cache_bytes: 64 << 20,
             delivery_concurrency: 64,
             shutdown_grace: Duration::from_secs(10),
+            compile_cache: None,
         }
     }
 }

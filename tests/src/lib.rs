@@ -339,6 +339,8 @@ impl Gateway {
             .arg("--allow-http")
             .args(&self.opts.extra_args)
             .env("HOOKGATE_ADMIN_TOKEN", ADMIN_TOKEN)
+            // Every gateway of a test run shares compiled components: each is compiled once.
+            .env("HOOKGATE_COMPILE_CACHE", repo_root().join("target").join("hookgate-compile-cache"))
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .env("NO_PROXY", "127.0.0.1,localhost")

@@ -3,6 +3,7 @@
 //! engine hash, so neither a second upload of the same bytes nor a restart compiles again.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use sha2::{Digest, Sha256};
@@ -30,6 +31,9 @@ pub struct Registry {
     runtime: Arc<Runtime>,
     store: Arc<Store>,
     loaded: RwLock<HashMap<String, Prepared>>,
+    /// A directory of compiled artifacts shared by several data directories (test suites,
+    /// benchmarks); the store's own copy is used first.
+    compile_cache: Option<PathBuf>,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -37,8 +41,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl Registry {
-    pub fn new(runtime: Arc<Runtime>, store: Arc<Store>) -> Registry {
-        Registry { runtime, store, loaded: RwLock::new(HashMap::new()) }
+    pub fn new(runtime: Arc<Runtime>, store: Arc<Store>, compile_cache: Option<PathBuf>) -> Registry {
+        Registry { runtime, store, loaded: RwLock::new(HashMap::new()), compile_cache }
     }
 
     pub fn runtime(&self) -> &Runtime {
@@ -70,7 +74,7 @@ impl Registry {
                 let (inspection, prepared) = self.runtime.load_artifact(&artifact)?;
                 (inspection, prepared, artifact)
             }
-            None => self.runtime.compile(wasm)?,
+            None => self.compile(wasm, &key)?,
         };
         let version = self.store.add_component_version(name, &sha256, inspection.world, wasm, &key, &artifact)?;
         self.remember(&sha256, &prepared);
@@ -109,12 +113,37 @@ impl Registry {
                     .store
                     .wasm(&version.sha256)?
                     .ok_or_else(|| ResolveError::NotFound(format!("{reference} (wasm bytes missing)")))?;
-                let (_, prepared, artifact) = self.runtime.compile(&wasm)?;
+                let (_, prepared, artifact) = self.compile(&wasm, &key)?;
                 self.store.put_artifact(&key, &artifact)?;
                 prepared
             }
         };
         self.remember(&version.sha256, &prepared);
         Ok(prepared)
+    }
+
+    /// Compiles `wasm`, or reuses the artifact in the compile cache directory.
+    fn compile(&self, wasm: &[u8], key: &str) -> Result<(Inspection, Prepared, Vec<u8>), ComponentError> {
+        let cached_file = self.compile_cache.as_ref().map(|dir| dir.join(format!("{}.cwasm", key.replace(':', "-"))));
+        if let Some(artifact) = cached_file.as_ref().and_then(|f| std::fs::read(f).ok()) {
+            match self.runtime.load_artifact(&artifact) {
+                Ok((inspection, prepared)) => return Ok((inspection, prepared, artifact)),
+                Err(e) => tracing::warn!("ignoring an unusable compile cache entry: {e}"),
+            }
+        }
+        let compiled = self.runtime.compile(wasm)?;
+        if let Some(file) = cached_file {
+            // Written aside and renamed, so a concurrent reader never sees half a file.
+            let partial = file.with_extension(format!("{}.partial", std::process::id()));
+            let written = file
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|_| std::fs::write(&partial, &compiled.2))
+                .and_then(|_| std::fs::rename(&partial, &file));
+            if let Err(e) = written {
+                tracing::warn!("cannot write the compile cache {}: {e}", file.display());
+            }
+        }
+        Ok(compiled)
     }
 }
