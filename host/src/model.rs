@@ -26,6 +26,12 @@ pub fn new_message_id() -> String {
     format!("msg_{}", uuid::Uuid::now_v7().simple())
 }
 
+/// The smallest message id that can be created at `ms` (UUIDv7 starts with 48 bits of
+/// Unix milliseconds): ids of earlier messages sort below it.
+pub fn message_id_floor(ms: u64) -> String {
+    format!("msg_{:012x}", ms & 0xffff_ffff_ffff)
+}
+
 fn yes() -> bool {
     true
 }
@@ -435,5 +441,18 @@ impl ComponentEntry {
 
     pub fn version(&self, version: u32) -> Option<&ComponentVersion> {
         self.versions.iter().find(|v| v.version == version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_sort_after_the_floor_of_their_time() {
+        let before = now_ms();
+        let id = new_message_id();
+        assert!(message_id_floor(before) <= id, "{id}");
+        assert!(id < message_id_floor(now_ms() + 1), "{id}");
     }
 }

@@ -22,7 +22,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use messages::{Inserted, QueueEntry};
+pub use messages::{delivery_key, Inserted, QueueEntry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -12,7 +12,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::api::ApiError;
-use crate::model::{now_ms, DeliveryStatus, MessageRecord};
+use crate::model::{message_id_floor, now_ms, DeliveryStatus, MessageRecord};
+use crate::store::delivery_key;
 use crate::App;
 
 pub fn routes() -> Router<Arc<App>> {
@@ -27,8 +28,23 @@ pub fn routes() -> Router<Arc<App>> {
 struct ListQuery {
     event_id: Option<String>,
     status: Option<String>,
+    target: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
+}
+
+/// `2026-11-23T10:00:00Z` or Unix milliseconds.
+fn parse_time(field: &str, text: &str) -> Result<u64, ApiError> {
+    if let Ok(ms) = text.parse::<u64>() {
+        return Ok(ms);
+    }
+    humantime::parse_rfc3339_weak(text)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as u64)
+        .ok_or_else(|| ApiError::bad_request("invalid_request", format!("{field} `{text}` is neither an RFC 3339 time nor Unix milliseconds")))
 }
 
 const DEFAULT_LIMIT: usize = 50;
@@ -58,16 +74,32 @@ async fn list(State(app): State<Arc<App>>, query: Result<Query<ListQuery>, Query
         None => None,
     };
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
-    let event_id = query.event_id.as_deref().filter(|s| !s.is_empty());
-    let cursor = query.cursor.as_deref().filter(|s| !s.is_empty());
+    let non_empty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    let (event_id, target) = (non_empty(&query.event_id), non_empty(&query.target));
+    let since = non_empty(&query.since).map(|t| parse_time("since", &t)).transpose()?;
+    let until = non_empty(&query.until).map(|t| parse_time("until", &t)).transpose()?;
+    // Ids are time-ordered, so a time range is a range of ids.
+    let until_bound = until.map(|ms| message_id_floor(ms.saturating_add(1)));
+    let start = match (non_empty(&query.cursor), until_bound) {
+        (Some(cursor), Some(bound)) => Some(cursor.min(bound)),
+        (cursor, bound) => cursor.or(bound),
+    };
+    let since_bound = since.map(message_id_floor);
     let mut messages = Vec::new();
     let mut last_seen = None;
-    for id in app.store.message_ids_newest_first(event_id, cursor) {
+    for id in app.store.message_ids_newest_first(event_id.as_deref(), start.as_deref()) {
         let id = id?;
+        if since_bound.as_ref().is_some_and(|bound| id < *bound) {
+            break;
+        }
         last_seen = Some(id.clone());
         let Some(message) = app.store.message(&id)? else { continue };
         let (status, value) = view(&app, &message)?;
-        if wanted.is_none_or(|w| w == status) {
+        let status = match &target {
+            None => Some(status),
+            Some(target) => app.store.delivery(&delivery_key(&id, target))?.map(|d| d.status),
+        };
+        if status.is_some_and(|s| wanted.is_none_or(|w| w == s)) {
             messages.push(value);
             if messages.len() == limit {
                 break;
