@@ -9,6 +9,9 @@ cd "$repo"
 echo "== building guest components (guest-examples/build.sh)"
 bash guest-examples/build.sh
 
+echo "== installing test tools (tests/setup.sh)"
+bash tests/setup.sh
+
 echo "== building the gateway"
 cargo build --locked -p hookgate --bins
 

@@ -45,10 +45,8 @@ pub enum StartError {
     Store(#[from] store::StoreError),
     #[error(transparent)]
     Runtime(#[from] runtime::RuntimeError),
-    #[error("cannot use the data directory {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
-    #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: String, source: std::io::Error },
+    #[error("{0}")]
+    Delivery(String),
 }
 
 impl App {
@@ -75,7 +73,8 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    let dispatcher = delivery::Dispatcher::start(app.clone());
+    let clients = delivery::HttpClients::new(&app.settings).map_err(StartError::Delivery)?;
+    let dispatcher = delivery::Dispatcher::start(app.clone(), clients);
     let router = api::router(app.clone());
     let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
     if let Err(e) = served {

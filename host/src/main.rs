@@ -56,6 +56,14 @@ struct ServeArgs {
     /// suites and benchmarks that start many gateways); trusted like the data directory.
     #[arg(long, env = "HOOKGATE_COMPILE_CACHE")]
     compile_cache: Option<PathBuf>,
+    /// A non-public network deliveries may reach, e.g. 127.0.0.0/8 for local receivers
+    /// (repeatable). Loopback, private, link-local, multicast and unspecified addresses are
+    /// refused otherwise.
+    #[arg(long = "allow-target-net", value_name = "CIDR")]
+    allow_target_net: Vec<ipnet::IpNet>,
+    /// PEM file of CA certificates trusted for deliveries, on top of the system roots.
+    #[arg(long, value_name = "PEM")]
+    extra_ca_file: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -85,6 +93,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.delivery_concurrency = args.delivery_concurrency;
     settings.shutdown_grace = Duration::from_secs(args.shutdown_grace_s);
     settings.compile_cache = args.compile_cache;
+    settings.egress.allowed = args.allow_target_net;
+    settings.extra_ca_file = args.extra_ca_file;
 
     let token = admin_token(&args.data_dir)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

@@ -105,6 +105,35 @@ pub struct TargetConfig {
     pub success: SuccessCriteria,
     #[serde(default)]
     pub retry: RetryPolicy,
+    #[serde(default)]
+    pub signing: Signing,
+    /// Follow redirects (up to 5, each hop checked like the target URL); off by default.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub follow_redirects: bool,
+}
+
+/// Standard Webhooks signing of a target's deliveries.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Signing {
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// `whsec_` + base64 of 24-64 random bytes; generated when the target is configured
+    /// without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// During a rotation: the old secret, also used to sign until `previous_expires_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_secret: Option<String>,
+    /// RFC 3339 time after which the previous secret no longer signs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_expires_at: Option<String>,
+}
+
+impl Default for Signing {
+    fn default() -> Self {
+        Signing { enabled: true, secret: None, previous_secret: None, previous_expires_at: None }
+    }
 }
 
 impl TargetConfig {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::delivery::egress::EgressPolicy;
 use crate::runtime::GuestLimits;
 
 #[derive(Debug, Clone)]
@@ -21,6 +22,10 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// A directory of compiled components shared between data directories.
     pub compile_cache: Option<PathBuf>,
+    /// Non-public networks deliveries may reach.
+    pub egress: EgressPolicy,
+    /// PEM certificates trusted for deliveries on top of the system roots.
+    pub extra_ca_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -34,6 +39,8 @@ impl Settings {
             delivery_concurrency: 64,
             shutdown_grace: Duration::from_secs(10),
             compile_cache: None,
+            egress: EgressPolicy::default(),
+            extra_ca_file: None,
         }
     }
 }

@@ -76,6 +76,17 @@ pub fn event_config(config: &EventConfig, components: &Registry, allow_http: boo
         if let Some(binding) = &target.condition {
             component(binding, World::Condition, &format!("{at}.condition"), components)?;
         }
+        let signing = &target.signing;
+        for (field, secret) in [("secret", &signing.secret), ("previous_secret", &signing.previous_secret)] {
+            if let Some(secret) = secret {
+                crate::delivery::signing::parse_secret(secret).map_err(|e| ConfigError(format!("{at}.signing.{field}: {e}")))?;
+            }
+        }
+        if let Some(expires) = &signing.previous_expires_at {
+            humantime::parse_rfc3339_weak(expires).map_err(|e| {
+                ConfigError(format!("{at}.signing.previous_expires_at `{expires}` is not an RFC 3339 time: {e}"))
+            })?;
+        }
         let retry = &target.retry;
         if !(1..=100).contains(&retry.max_attempts) {
             return fail(format!("{at}.retry.max_attempts must be between 1 and 100"));

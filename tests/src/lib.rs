@@ -115,6 +115,36 @@ pub fn fast_retry(max_attempts: u32) -> Value {
     })
 }
 
+/// Milliseconds since the Unix epoch of `t` (what the message log's `since`/`until` take).
+pub fn unix_ms(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .expect("time after 1970")
+        .as_millis() as u64
+}
+
+/// `t` as an RFC 3339 UTC time with milliseconds, e.g. `2023-11-14T22:13:20.123Z`.
+pub fn rfc3339_millis(t: std::time::SystemTime) -> String {
+    let ms = unix_ms(t);
+    let (secs, millis) = (ms / 1000, ms % 1000);
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 // ------------------------------------------------------------------------------------------------
 // HTTP responses
 // ------------------------------------------------------------------------------------------------
@@ -242,8 +272,11 @@ impl Resp {
 pub struct GatewayOpts {
     /// Use this data directory instead of a fresh temporary one.
     pub data_dir: Option<PathBuf>,
-    /// Appended to `serve --listen 127.0.0.1:0 --data-dir DIR --allow-http`.
+    /// Appended to `serve --listen 127.0.0.1:0 --data-dir DIR --allow-http` (and, unless
+    /// `default_egress`, `--allow-target-net 127.0.0.0/8`, since test receivers are local).
     pub extra_args: Vec<String>,
+    /// Keep the gateway's default egress policy (loopback refused).
+    pub default_egress: bool,
     /// Extra environment variables.
     pub env: Vec<(String, String)>,
 }
@@ -337,6 +370,7 @@ impl Gateway {
             .arg("--data-dir")
             .arg(&self.data_dir)
             .arg("--allow-http")
+            .args(if self.opts.default_egress { &[][..] } else { &["--allow-target-net", "127.0.0.0/8"][..] })
             .args(&self.opts.extra_args)
             .env("HOOKGATE_ADMIN_TOKEN", ADMIN_TOKEN)
             // Every gateway of a test run shares compiled components: each is compiled once.
@@ -625,6 +659,20 @@ impl Gateway {
             .client
             .post(self.url(&format!("/v1/events/{event_id}")))
             .body(body.into());
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        self.send(rb).await
+    }
+
+    /// `POST path` (path and query) with this body and these headers, no admin credentials.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: impl Into<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut rb = self.client.post(self.url(path)).body(body.into());
         for (k, v) in headers {
             rb = rb.header(*k, *v);
         }
@@ -1174,6 +1222,17 @@ mod unit {
             hmac_sha256_hex(b"Jefe", b"what do ya want for nothing?"),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn rfc3339_formatting() {
+        use std::time::{Duration, UNIX_EPOCH};
+        assert_eq!(rfc3339_millis(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let t = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        assert_eq!(rfc3339_millis(t), "2023-11-14T22:13:20.123Z");
+        assert_eq!(unix_ms(t), 1_700_000_000_123);
+        let leap = UNIX_EPOCH + Duration::from_secs(951_825_600); // 2000-02-29T12:00:00Z
+        assert_eq!(rfc3339_millis(leap), "2000-02-29T12:00:00.000Z");
     }
 
     #[tokio::test]

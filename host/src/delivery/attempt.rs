@@ -7,7 +7,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tracing::Instrument;
 
-use super::{request, retry, success};
+use super::egress::{EgressPolicy, Forbidden};
+use super::{request, retry, signing, success, HttpClients};
 use crate::model::{
     rfc3339_now, Attempt, Binding, DeliveryRecord, ErrorInfo, GuestLog, MessageRecord, RetryPolicy, SentRequest,
     TargetConfig,
@@ -75,7 +76,7 @@ impl Trace {
     }
 }
 
-pub async fn run(app: &Arc<App>, client: &reqwest::Client, delivery: &DeliveryRecord) -> Tried {
+pub async fn run(app: &Arc<App>, clients: &HttpClients, delivery: &DeliveryRecord) -> Tried {
     let mut trace = Trace {
         started: Instant::now(),
         at: rfc3339_now(),
@@ -96,6 +97,7 @@ pub async fn run(app: &Arc<App>, client: &reqwest::Client, delivery: &DeliveryRe
         }
     };
     let attempt_number = delivery.attempts.len() as u32 + 1;
+    let client = clients.for_target(&context.target);
     let outcome = deliver(app, client, &context, attempt_number, &mut trace).await;
     let error = match &outcome {
         Outcome::Retry { error, .. } | Outcome::Failed(error) => Some(error.clone()),
@@ -151,14 +153,20 @@ async fn deliver(app: &Arc<App>, client: &reqwest::Client, ctx: &Context, attemp
             Err(e) => return Outcome::Failed(ErrorInfo::new(e.code(), e.to_string())),
         };
     }
+    let signature = signing::headers(&ctx.target.signing, &ctx.message.message_id, SystemTime::now(), &request.body);
+    if !signature.is_empty() {
+        request.headers.retain(|(name, _)| !signature.iter().any(|(signed, _)| name.eq_ignore_ascii_case(signed)));
+        request.headers.extend(signature);
+    }
     trace.request = Some(request::for_log(&request, &ctx.target));
-    if let Err(error) = check_url(&request.url, app.settings.allow_http) {
+    if let Err(error) = check_url(&request.url, app.settings.allow_http, &app.settings.egress) {
         return Outcome::Failed(error);
     }
 
     let timeout = Duration::from_millis(ctx.target.retry.timeout_ms);
     let response = match send(client, &request, timeout).instrument(tracing::info_span!("send")).await {
         Ok(response) => response,
+        Err(error) if error.code == FORBIDDEN_TARGET => return Outcome::Failed(error),
         Err(error) => return Outcome::Retry { error, after: None },
     };
     trace.status_code = Some(response.status);
@@ -199,15 +207,30 @@ async fn run_guest<T: Send + 'static>(
     .map_err(|e| ErrorInfo::new("guest_trap", format!("the guest call panicked in the host: {e}")))?
 }
 
-fn check_url(url: &str, allow_http: bool) -> Result<(), ErrorInfo> {
+const FORBIDDEN_TARGET: &str = "forbidden_target";
+
+/// The scheme rule (HTTPS unless `--allow-http`) and, for a URL whose host is an IP
+/// address (which skips the resolver), the egress policy.
+pub(super) fn check_url(url: &str, allow_http: bool, egress: &EgressPolicy) -> Result<(), ErrorInfo> {
     let parsed = reqwest::Url::parse(url).map_err(|e| ErrorInfo::new("invalid_url", format!("`{url}`: {e}")))?;
     match parsed.scheme() {
-        "https" => Ok(()),
-        "http" if allow_http => Ok(()),
-        scheme => Err(ErrorInfo::new(
-            "insecure_url",
-            format!("refusing to send to a {scheme}:// URL; only https is allowed (see --allow-http)"),
-        )),
+        "https" => {}
+        "http" if allow_http => {}
+        scheme => {
+            return Err(ErrorInfo::new(
+                "insecure_url",
+                format!("refusing to send to a {scheme}:// URL; only https is allowed (see --allow-http)"),
+            ))
+        }
+    }
+    let ip = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+        _ => None,
+    };
+    match ip {
+        Some(ip) => egress.check(&ip.to_string(), ip).map_err(|e| ErrorInfo::new(FORBIDDEN_TARGET, e.to_string())),
+        None => Ok(()),
     }
 }
 
@@ -254,13 +277,20 @@ async fn send(client: &reqwest::Client, request: &OutgoingRequest, timeout: Dura
 fn network_error(e: reqwest::Error) -> ErrorInfo {
     use std::error::Error;
     let mut message = e.to_string();
+    let (mut forbidden, mut tls) = (false, false);
     let mut source = e.source();
     while let Some(cause) = source {
         message.push_str(": ");
         message.push_str(&cause.to_string());
+        forbidden |= cause.is::<Forbidden>();
+        tls |= cause.is::<rustls::Error>();
         source = cause.source();
     }
-    let code = if e.is_timeout() {
+    let code = if forbidden {
+        FORBIDDEN_TARGET
+    } else if tls {
+        "tls_error"
+    } else if e.is_timeout() {
         "timeout"
     } else if e.is_connect() {
         "connect_error"

@@ -6,7 +6,9 @@
 //! the entry due, and the next start attempts it again (at-least-once).
 
 mod attempt;
+pub mod egress;
 pub mod request;
+pub mod signing;
 pub mod retry;
 pub mod success;
 
@@ -35,16 +37,73 @@ pub struct Dispatcher {
 
 struct Worker {
     app: Arc<App>,
-    client: reqwest::Client,
+    clients: HttpClients,
     claimed: Mutex<HashSet<String>>,
 }
 
+/// Shared HTTP clients (connection pooling and keep-alive per host): one that never
+/// follows redirects (the default: a webhook receiver answers, it does not send us
+/// elsewhere) and one for targets that opt in, which re-checks every hop.
+pub struct HttpClients {
+    direct: reqwest::Client,
+    following: reqwest::Client,
+}
+
+/// Most redirects a target that opted in may send a delivery through.
+const MAX_REDIRECTS: usize = 5;
+
+impl HttpClients {
+    pub fn new(settings: &crate::Settings) -> Result<HttpClients, String> {
+        let policy = Arc::new(settings.egress.clone());
+        let mut roots = Vec::new();
+        if let Some(file) = &settings.extra_ca_file {
+            let pem = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            roots = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("{} holds no usable PEM certificate: {e}", file.display()))?;
+            if roots.is_empty() {
+                return Err(format!("{} holds no PEM certificate", file.display()));
+            }
+        }
+        let build = |redirects: reqwest::redirect::Policy| {
+            let mut builder = reqwest::Client::builder()
+                .redirect(redirects)
+                .user_agent(concat!("hookgate/", env!("CARGO_PKG_VERSION")))
+                .dns_resolver(Arc::new(egress::GuardedResolver::new(policy.clone())))
+                .https_only(!settings.allow_http);
+            for root in &roots {
+                builder = builder.add_root_certificate(root.clone());
+            }
+            builder.build().map_err(|e| format!("cannot configure the HTTP client: {e}"))
+        };
+        let allow_http = settings.allow_http;
+        let hop_policy = policy.clone();
+        let following = build(reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+            }
+            match attempt::check_url(attempt.url().as_str(), allow_http, &hop_policy) {
+                Ok(()) => attempt.follow(),
+                Err(e) => attempt.error(e.message),
+            }
+        }))?;
+        Ok(HttpClients { direct: build(reqwest::redirect::Policy::none())?, following })
+    }
+
+    fn for_target(&self, target: &crate::model::TargetConfig) -> &reqwest::Client {
+        if target.follow_redirects {
+            &self.following
+        } else {
+            &self.direct
+        }
+    }
+}
+
 impl Dispatcher {
-    pub fn start(app: Arc<App>) -> Dispatcher {
+    pub fn start(app: Arc<App>, clients: HttpClients) -> Dispatcher {
         let concurrency = app.settings.delivery_concurrency.max(1);
         let slots = Arc::new(Semaphore::new(concurrency));
         let (stop, stopped) = watch::channel(false);
-        let worker = Arc::new(Worker { client: http_client(), app, claimed: Mutex::new(HashSet::new()) });
+        let worker = Arc::new(Worker { clients, app, claimed: Mutex::new(HashSet::new()) });
         let task = tokio::spawn(worker.run(slots.clone(), stopped));
         Dispatcher { task, stop, slots, concurrency }
     }
@@ -58,19 +117,6 @@ impl Dispatcher {
             tracing::warn!("attempts still in flight after {grace:?}; they will be retried after restart");
         }
     }
-}
-
-/// One client for all deliveries: connection pooling and keep-alive per host. Redirects
-/// are not followed: a webhook receiver answers, it does not send us elsewhere.
-fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("hookgate/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_else(|e| {
-            tracing::error!("cannot configure the HTTP client ({e}); using defaults");
-            reqwest::Client::new()
-        })
 }
 
 impl Worker {
@@ -139,7 +185,7 @@ impl Worker {
         };
         let span = tracing::info_span!("deliver", message = %delivery.message_id, target = %delivery.target);
         let mut delivery = delivery;
-        let tried = attempt::run(&self.app, &self.client, &delivery).instrument(span.clone()).await;
+        let tried = attempt::run(&self.app, &self.clients, &delivery).instrument(span.clone()).await;
         delivery.attempts.push(tried.attempt);
         let attempts = delivery.attempts.len() as u32;
         delivery.next_attempt_at_ms = None;

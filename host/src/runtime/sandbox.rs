@@ -229,16 +229,15 @@ impl Sandbox {
     }
 }
 
-/// A guest that panics prints its message to stderr before trapping with `unreachable`;
-/// quote it so the trap message says more than "unreachable".
+/// A guest that panics reports its message (to stderr, or through the `log` import as the
+/// SDK does) before trapping with `unreachable`; quote it so the trap says more than that.
 fn panic_hint(store: &Store<GuestState>) -> String {
-    let stderr = store.data().stderr.contents();
-    let text = String::from_utf8_lossy(&stderr);
-    match text.find("panicked") {
-        Some(start) => {
-            let quoted: String = text[start..].split_whitespace().collect::<Vec<_>>().join(" ");
-            format!(" ({})", quoted.chars().take(500).collect::<String>())
-        }
-        None => String::new(),
-    }
+    let stderr = String::from_utf8_lossy(&store.data().stderr.contents()).into_owned();
+    let logged = store.data().logs.iter().rev().map(|l| l.message.as_str());
+    let Some(text) = std::iter::once(stderr.as_str()).chain(logged).find(|t| t.contains("panicked")) else {
+        return String::new();
+    };
+    let start = text.find("panicked").unwrap_or(0);
+    let quoted: String = text[start..].split_whitespace().collect::<Vec<_>>().join(" ");
+    format!(" ({})", quoted.chars().take(500).collect::<String>())
 }

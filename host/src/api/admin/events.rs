@@ -11,10 +11,16 @@ use serde_json::{json, Value};
 
 use crate::api::ApiError;
 use crate::model::EventConfig;
+use crate::delivery::signing;
 use crate::{validate, App};
 
 pub fn routes() -> Router<Arc<App>> {
     Router::new().route("/events", get(list)).route("/events/{event_id}", get(show).put(put).delete(remove))
+}
+
+fn masked_view(id: &str, mut config: EventConfig) -> Value {
+    signing::mask_secrets(&mut config);
+    view(id, &config)
 }
 
 fn view(id: &str, config: &EventConfig) -> Value {
@@ -31,22 +37,24 @@ async fn put(
     config: Result<Json<EventConfig>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     validate::name("event id", &event_id)?;
-    let Json(config) = config?;
+    let Json(mut config) = config?;
+    signing::fill_secrets(&mut config, app.store.event(&event_id)?.as_ref());
     validate::event_config(&config, &app.components, app.settings.allow_http)?;
     let created = app.store.put_event(&event_id, &config)?;
     app.store.flush().await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    // The only answer that shows the signing secrets.
     Ok((status, Json(view(&event_id, &config))))
 }
 
 async fn list(State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
-    let events: Vec<Value> = app.store.events()?.iter().map(|(id, c)| view(id, c)).collect();
+    let events: Vec<Value> = app.store.events()?.into_iter().map(|(id, c)| masked_view(&id, c)).collect();
     Ok(Json(json!({ "events": events })))
 }
 
 async fn show(State(app): State<Arc<App>>, Path(event_id): Path<String>) -> Result<Json<Value>, ApiError> {
     let config = app.store.event(&event_id)?.ok_or_else(|| not_found(&event_id))?;
-    Ok(Json(view(&event_id, &config)))
+    Ok(Json(masked_view(&event_id, config)))
 }
 
 async fn remove(State(app): State<Arc<App>>, Path(event_id): Path<String>) -> Result<StatusCode, ApiError> {

@@ -1,0 +1,285 @@
+//! Trust: signed deliveries (checked with the reference Standard Webhooks package), egress
+//! rules, redirects, idempotent ingest, hostile guests and hostile input.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use hookgate_tests::serde_json::{json, Value};
+use hookgate_tests::*;
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// Verifies a received request with the PyPI `standardwebhooks` package (installed by
+/// tests/setup.sh), an implementation independent of the gateway's.
+fn verify_with_reference(secret: &str, request: &Recorded) -> Result<(), String> {
+    let tools = repo_root().join("target/test-tools/python");
+    assert!(tools.is_dir(), "{} is missing: run tests/setup.sh", tools.display());
+    let headers: serde_json::Map<String, Value> =
+        request.headers.iter().filter(|(k, _)| k.starts_with("webhook-")).map(|(k, v)| (k.clone(), json!(v))).collect();
+    let input = json!({"secret": secret, "headers": headers, "body": request.text()}).to_string();
+    let mut child = Command::new("python3")
+        .arg(repo_root().join("tests/tools/verify_standard_webhook.py"))
+        .env("PYTHONPATH", &tools)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
+    let out = child.wait_with_output().expect("python3 ran");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[tokio::test]
+async fn deliveries_are_signed_and_verify_with_the_reference_implementation() {
+    let gw = Gateway::new();
+    let rx = Receiver::start();
+    rx.push(Reply::status(503)); // the first attempt fails: the retry must keep the id
+    let given = gw
+        .put_event_ok(
+            "given",
+            json!({"targets": [{"id": "t1", "method": "POST", "url": rx.url("/given"),
+                "signing": {"secret": SECRET}, "retry": fast_retry(3)}]}),
+        )
+        .await;
+    assert_eq!(given["targets"][0]["signing"]["secret"], SECRET);
+    let generated = gw
+        .put_event_ok("generated", json!({"targets": [{"id": "t1", "method": "POST", "url": rx.url("/generated")}]}))
+        .await;
+    let generated_secret = generated["targets"][0]["signing"]["secret"].as_str().expect("a generated secret").to_string();
+    assert!(generated_secret.starts_with("whsec_"), "{generated}");
+    // Shown once: reading the config back masks it, and re-sending what was read keeps it.
+    let read = gw.event("generated").await.json();
+    assert_eq!(read["targets"][0]["signing"]["secret"], "whsec_***", "{read}");
+    let mut resent = read.clone();
+    resent.as_object_mut().expect("object").remove("id");
+    gw.put_event_ok("generated", resent).await;
+
+    let first = gw.fire_json("given", &json!({"order": 1, "note": "é \"quoted\""})).await;
+    let second = gw.fire_json("generated", &json!({"order": 2})).await;
+    gw.wait_message_status(&first, "delivered", DEADLINE).await;
+    gw.wait_message_status(&second, "delivered", DEADLINE).await;
+
+    let given_requests = rx.requests_to("/given");
+    assert_eq!(given_requests.len(), 2, "one failed attempt, one retry");
+    for request in &given_requests {
+        assert_eq!(request.header("webhook-id"), Some(first.as_str()), "the id is the message id on every attempt");
+        verify_with_reference(SECRET, request).unwrap();
+        assert!(verify_with_reference("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", request).is_err());
+    }
+    let generated_request = &rx.requests_to("/generated")[0];
+    assert_eq!(generated_request.header("webhook-id"), Some(second.as_str()));
+    verify_with_reference(&generated_secret, generated_request).unwrap();
+}
+
+#[tokio::test]
+async fn rotation_signs_with_both_secrets_until_the_old_one_expires() {
+    let gw = Gateway::new();
+    let rx = Receiver::start();
+    let new_secret = "whsec_bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQ=";
+    gw.put_event_ok(
+        "rotating",
+        json!({"targets": [
+            {"id": "overlap", "method": "POST", "url": rx.url("/overlap"),
+             "signing": {"secret": new_secret, "previous_secret": SECRET, "previous_expires_at": "2999-01-01T00:00:00Z"}},
+            {"id": "expired", "method": "POST", "url": rx.url("/expired"),
+             "signing": {"secret": new_secret, "previous_secret": SECRET, "previous_expires_at": "2001-01-01T00:00:00Z"}}]}),
+    )
+    .await;
+    let id = gw.fire_json("rotating", &json!({"x": 1})).await;
+    gw.wait_message_status(&id, "delivered", DEADLINE).await;
+    let overlap = &rx.requests_to("/overlap")[0];
+    assert_eq!(overlap.header("webhook-signature").unwrap_or("").split(' ').count(), 2);
+    verify_with_reference(new_secret, overlap).unwrap();
+    verify_with_reference(SECRET, overlap).unwrap();
+    let expired = &rx.requests_to("/expired")[0];
+    assert_eq!(expired.header("webhook-signature").unwrap_or("").split(' ').count(), 1);
+    verify_with_reference(new_secret, expired).unwrap();
+    assert!(verify_with_reference(SECRET, expired).is_err());
+}
+
+#[tokio::test]
+async fn unsigned_targets_and_static_credentials_are_masked_in_the_log() {
+    let gw = Gateway::new();
+    let rx = Receiver::start();
+    gw.put_event_ok(
+        "plain",
+        json!({"targets": [{"id": "t1", "method": "POST", "url": rx.url("/hook"), "signing": {"enabled": false},
+            "headers": {"Authorization": "Bearer receiver-credential"}}]}),
+    )
+    .await;
+    let id = gw.fire_json("plain", &json!({})).await;
+    let message = gw.wait_message_status(&id, "delivered", DEADLINE).await;
+    let request = &rx.requests()[0];
+    assert!(request.header("webhook-signature").is_none() && request.header("webhook-id").is_none());
+    assert_eq!(request.header("authorization"), Some("Bearer receiver-credential"));
+    let logged = &message["deliveries"][0]["attempts"][0]["request"];
+    assert!(logged["headers"].to_string().contains(r#"["Authorization","***"]"#), "{logged}");
+    assert!(!message.to_string().contains("receiver-credential"), "{message}");
+}
+
+#[tokio::test]
+async fn loopback_and_private_targets_are_refused_by_default() {
+    let gw = Gateway::start(GatewayOpts { default_egress: true, ..GatewayOpts::default() });
+    let rx = Receiver::start();
+    let port = rx.port();
+    for (event, url) in [
+        ("literal", format!("http://127.0.0.1:{port}/a")),
+        ("named", format!("http://localhost:{port}/b")),
+        ("mapped", format!("http://[::ffff:127.0.0.1]:{port}/c")),
+        ("metadata", "http://169.254.169.254/latest/meta-data/".to_string()),
+    ] {
+        gw.put_event_ok(event, json!({"targets": [{"id": "t1", "method": "POST", "url": url, "retry": fast_retry(3)}]}))
+            .await;
+        let id = gw.fire_json(event, &json!({})).await;
+        let m = gw.wait_message_status(&id, "failed", DEADLINE).await;
+        let attempts = m["deliveries"][0]["attempts"].as_array().cloned().unwrap_or_default();
+        assert_eq!(attempts.len(), 1, "refused at once, not retried: {m}");
+        assert_eq!(attempts[0]["error"]["code"], "forbidden_target", "{m}");
+    }
+    assert_eq!(rx.count(), 0, "nothing reached the loopback receiver");
+}
+
+#[tokio::test]
+async fn redirects_are_followed_only_when_the_target_opts_in() {
+    let gw = Gateway::new();
+    let rx = Receiver::start();
+    let final_url = rx.url("/final");
+    rx.respond_with(move |r| {
+        if r.path.starts_with("/moved") {
+            Reply::status(307).header("location", &final_url)
+        } else {
+            Reply::ok()
+        }
+    });
+    gw.put_event_ok("stay", json!({"targets": [{"id": "t1", "method": "POST", "url": rx.url("/moved-a"), "retry": fast_retry(1)}]}))
+        .await;
+    gw.put_event_ok(
+        "follow",
+        json!({"targets": [{"id": "t1", "method": "POST", "url": rx.url("/moved-b"), "follow_redirects": true}]}),
+    )
+    .await;
+    let stay = gw.fire_json("stay", &json!({"n": 1})).await;
+    let m = gw.wait_message_status(&stay, "failed", DEADLINE).await;
+    assert_eq!(m["deliveries"][0]["attempts"][0]["status_code"], 307, "{m}");
+    let follow = gw.fire_json("follow", &json!({"n": 2})).await;
+    gw.wait_message_status(&follow, "delivered", DEADLINE).await;
+    let finals = rx.requests_to("/final");
+    assert_eq!(finals.len(), 1, "only the opted-in target followed");
+    assert_eq!(finals[0].json(), json!({"n": 2}));
+}
+
+#[tokio::test]
+async fn redirect_hops_are_checked_like_targets() {
+    let gw = Gateway::start(GatewayOpts { default_egress: true, ..GatewayOpts::default() }.args(["--allow-target-net", "127.0.0.1/32"]));
+    let rx = Receiver::start();
+    // Only 127.0.0.1 is allow-listed; the redirect points to another loopback address.
+    let port = rx.port();
+    rx.respond_with(move |_| Reply::status(302).header("location", &format!("http://127.0.0.3:{port}/inner")));
+    gw.put_event_ok(
+        "hop",
+        json!({"targets": [{"id": "t1", "method": "POST", "url": format!("http://127.0.0.1:{port}/outer"),
+            "follow_redirects": true, "retry": fast_retry(1)}]}),
+    )
+    .await;
+    let id = gw.fire_json("hop", &json!({})).await;
+    let m = gw.wait_message_status(&id, "failed", DEADLINE).await;
+    let error = m["deliveries"][0]["attempts"][0]["error"].to_string();
+    assert!(error.contains("127.0.0.3") && error.contains("loopback"), "the refused hop is named: {m}");
+    assert_eq!(rx.requests_to("/outer").len(), 1);
+    assert_eq!(rx.requests_to("/inner").len(), 0);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_makes_a_repeat_return_the_first_answer() {
+    let gw = Gateway::new();
+    let rx = Receiver::start();
+    gw.put_event_ok("orders", json!({"targets": [{"id": "t1", "method": "POST", "url": rx.url("/hook")}]})).await;
+    let fire = |key: &'static str| {
+        let rb = gw.client().post(gw.url("/v1/events/orders")).header("idempotency-key", key).body("{}");
+        gw.send(rb)
+    };
+    let first = fire("order-1").await;
+    first.assert_status(202);
+    let again = fire("order-1").await;
+    again.assert_status(202);
+    assert_eq!(first.json(), again.json(), "the repeat gets the first answer");
+    let other = fire("order-2").await;
+    assert_ne!(other.json()["message_id"], first.json()["message_id"]);
+    let id = accepted_message_id(&first);
+    gw.wait_message_status(&id, "delivered", DEADLINE).await;
+    gw.wait_message_status(&accepted_message_id(&other), "delivered", DEADLINE).await;
+    assert_eq!(gw.messages_of("orders").await.len(), 2);
+    assert_eq!(rx.count(), 2);
+}
+
+#[tokio::test]
+async fn hostile_guests_get_a_clear_error_of_their_own() {
+    // A budget large enough that the 16 MiB output reaches the output cap before the clock.
+    let gw = Gateway::start(GatewayOpts::default().args(["--guest-time-ms", "5000"]));
+    let rx = Receiver::start();
+    for name in ["hostile-recursion", "hostile-output", "hostile-panic", "hostile-escape"] {
+        gw.install(name).await;
+        gw.put_event_ok(
+            name,
+            json!({"targets": [{"id": "t1", "method": "POST", "url": rx.url(&format!("/{name}")),
+                "transformer": {"component": name}, "retry": fast_retry(1)}]}),
+        )
+        .await;
+    }
+    gw.put_event_ok("normal", json!({"targets": [{"id": "t1", "method": "POST", "url": rx.url("/normal")}]})).await;
+    let mut ids = Vec::new();
+    for name in ["hostile-recursion", "hostile-output", "hostile-panic", "hostile-escape", "normal"] {
+        ids.push((name, gw.fire_json(name, &json!({"n": 1})).await));
+    }
+    for (name, id) in &ids {
+        let expected = if matches!(*name, "hostile-escape" | "normal") { "delivered" } else { "failed" };
+        let m = gw.wait_message_status(id, expected, DEADLINE).await;
+        let error = &m["deliveries"][0]["attempts"][0]["error"];
+        match *name {
+            "hostile-recursion" => assert_eq!(error["code"], "guest_trap", "{m}"),
+            "hostile-output" => assert_eq!(error["code"], "guest_output_too_large", "{m}"),
+            "hostile-panic" => {
+                assert_eq!(error["code"], "guest_trap", "{m}");
+                assert!(error["message"].as_str().unwrap_or("").contains("hostile-panic: boom"), "{m}");
+            }
+            _ => assert!(error.is_null(), "{m}"),
+        }
+    }
+    let escape = &rx.requests_to("/hostile-escape")[0];
+    assert_eq!(
+        escape.header("x-escape"),
+        Some("fs=denied;file=denied;env=0;tcp=denied;dns=denied"),
+        "the sandbox gives no files, environment, sockets or name lookup"
+    );
+    assert_eq!(rx.requests_to("/normal").len(), 1);
+}
+
+#[tokio::test]
+async fn hostile_input_gets_a_coded_400_or_413() {
+    let gw = Gateway::start(GatewayOpts::default().args(["--max-body-kb", "64"]));
+    let rx = Receiver::start();
+    gw.put_event_ok("ev", json!({"targets": [{"id": "t1", "method": "POST", "url": rx.url("/hook")}]})).await;
+    gw.fire("ev", vec![b'x'; 65 * 1024], "text/plain").await.assert_error(413, "payload_too_large");
+    let url = rx.url("/hook");
+    let long_url = format!("{url}?{}", "a".repeat(100 * 1024));
+    for (config, needle) in [
+        (json!({"targets": [{"id": "t1", "url": url, "retry": {"timeout_ms": -5}}]}), "timeout_ms"),
+        (json!({"targets": [{"id": "t1", "url": url, "retry": {"max_attempts": 1_000_000_000u64}}]}), "max_attempts"),
+        (json!({"targets": [{"id": "t1", "url": long_url}]}), "url"),
+        (json!({"targets": [{"id": "t1", "url": url, "signing": {"secret": "not-a-secret"}}]}), "signing.secret"),
+        (json!({"targets": [{"id": "t1", "url": url, "body": "{\"a\": #x#"}]}), "body"),
+    ] {
+        let message = gw.put_event("bad", config).await.assert_error(400, "invalid_config");
+        assert!(message.contains(needle), "{needle}: {message}");
+    }
+    let broken = gw.admin(reqwest::Method::PUT, "/v1/admin/events/bad").header("content-type", "application/json").body("{\"targets\": [");
+    gw.send(broken).await.assert_error(400, "invalid_config");
+    let resp = gw.client().post(gw.url("/v1/ingest")).body("{not json").send().await.expect("sent");
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "invalid_envelope", "{body}");
+}
