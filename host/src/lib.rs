@@ -14,6 +14,8 @@ pub mod api;
 pub mod delivery;
 pub mod ingest;
 pub mod model;
+pub mod runner;
+pub mod scaffold;
 pub mod runtime;
 pub mod settings;
 pub mod store;

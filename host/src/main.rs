@@ -21,6 +21,59 @@ struct Cli {
 enum Command {
     /// Run the gateway: ingest and admin API, and the delivery workers.
     Serve(ServeArgs),
+    /// Work with components locally: inspect, run, scaffold.
+    #[command(subcommand)]
+    Component(ComponentCommand),
+}
+
+#[derive(Subcommand)]
+enum ComponentCommand {
+    /// Show which world a component implements, its contract version, imports and size.
+    Inspect { file: PathBuf },
+    /// Run a component on input described in JSON, in the gateway's sandbox and limits, and
+    /// print the result, the guest's logs, the time taken and the memory used.
+    Run {
+        file: PathBuf,
+        /// JSON input: {"message", "draft"} for a transformer, {"request"} for an
+        /// authenticator, {"request", "response", "attempt"} for a condition; "config" for all.
+        #[arg(long)]
+        input: PathBuf,
+        #[command(flatten)]
+        limits: LimitArgs,
+    },
+    /// Create a component project that builds with one command.
+    New {
+        /// authenticator, transformer or condition
+        world: String,
+        #[arg(long, default_value = "rust")]
+        lang: String,
+        dir: PathBuf,
+    },
+}
+
+/// The sandbox limits of one guest call.
+#[derive(Args)]
+struct LimitArgs {
+    /// Memory cap of one guest call, in MiB.
+    #[arg(long, default_value_t = 64)]
+    guest_memory_mb: usize,
+    /// Time budget of one guest call, in milliseconds.
+    #[arg(long, default_value_t = 200)]
+    guest_time_ms: u64,
+    /// Cap on what one guest call may return, in KiB.
+    #[arg(long, default_value_t = 4096)]
+    guest_output_kb: usize,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> GuestLimits {
+        GuestLimits {
+            memory_bytes: self.guest_memory_mb << 20,
+            time: Duration::from_millis(self.guest_time_ms),
+            output_bytes: self.guest_output_kb << 10,
+            ..GuestLimits::default()
+        }
+    }
 }
 
 #[derive(Args)]
@@ -34,15 +87,8 @@ struct ServeArgs {
     /// Also deliver to plain http:// targets (HTTPS only otherwise).
     #[arg(long)]
     allow_http: bool,
-    /// Memory cap of one guest call, in MiB.
-    #[arg(long, default_value_t = 64)]
-    guest_memory_mb: usize,
-    /// Time budget of one guest call, in milliseconds.
-    #[arg(long, default_value_t = 200)]
-    guest_time_ms: u64,
-    /// Cap on what one guest call may return, in KiB.
-    #[arg(long, default_value_t = 4096)]
-    guest_output_kb: usize,
+    #[command(flatten)]
+    limits: LimitArgs,
     /// Largest ingest body accepted, in KiB (larger gets 413).
     #[arg(long, default_value_t = 1024)]
     max_body_kb: usize,
@@ -75,6 +121,32 @@ fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args),
+        Command::Component(ComponentCommand::Inspect { file }) => {
+            let runtime = hookgate::runtime::Runtime::new(GuestLimits::default())?;
+            let report = hookgate::runner::inspect(&runtime, &read(&file)?)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        Command::Component(ComponentCommand::Run { file, input, limits }) => {
+            let runtime = hookgate::runtime::Runtime::new(limits.limits())?;
+            let input: serde_json::Value = serde_json::from_slice(&read(&input)?)
+                .with_context(|| format!("{} is not JSON", input.display()))?;
+            let ran = hookgate::runner::run(&runtime, &read(&file)?, &input)?;
+            println!("{}", serde_json::to_string_pretty(&ran.report)?);
+            if let Some(error) = ran.error {
+                eprintln!("error: {}: {error}", error.code());
+                std::process::exit(2);
+            }
+            Ok(())
+        }
+        Command::Component(ComponentCommand::New { world, lang, dir }) => {
+            let files = hookgate::scaffold::write(&world, &lang, &dir)?;
+            for file in files {
+                println!("created {}", file.display());
+            }
+            println!("build it with: {}", hookgate::scaffold::build_command(&lang, &dir));
+            Ok(())
+        }
     }
 }
 
@@ -83,12 +155,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
     let mut settings = Settings::new(&args.data_dir);
     settings.allow_http = args.allow_http;
-    settings.guest_limits = GuestLimits {
-        memory_bytes: args.guest_memory_mb << 20,
-        time: Duration::from_millis(args.guest_time_ms),
-        output_bytes: args.guest_output_kb << 10,
-        ..GuestLimits::default()
-    };
+    settings.guest_limits = args.limits.limits();
     settings.max_body_bytes = args.max_body_kb << 10;
     settings.delivery_concurrency = args.delivery_concurrency;
     settings.shutdown_grace = Duration::from_secs(args.shutdown_grace_s);
@@ -110,6 +177,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// The admin token: `HOOKGATE_ADMIN_TOKEN`, else the one kept in the data directory, else

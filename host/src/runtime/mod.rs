@@ -7,6 +7,7 @@
 
 pub mod bindings;
 mod inspect;
+pub mod json;
 mod registry;
 mod sandbox;
 
@@ -23,7 +24,7 @@ pub use bindings::types::{
     TransformResult, Verdict,
 };
 pub use inspect::{ComponentError, Inspection};
-pub use registry::{Registry, ResolveError};
+pub use registry::{sha256_hex, Registry, ResolveError};
 pub use sandbox::{CallReport, GuestError, GuestLimits};
 
 use bindings::{authenticator::AuthenticatorPre, condition::ConditionPre, transformer::TransformerPre};

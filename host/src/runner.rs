@@ -1,0 +1,101 @@
+//! The local component runner behind `hookgate component run` and `component inspect`:
+//! one component, outside the server, in the same sandbox with the same limits, on input
+//! described in JSON. What an integrator uses to try a component before uploading it.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::model::World;
+use crate::runtime::json::{self, InputError};
+use crate::runtime::{ComponentError, GuestCall, GuestError, Runtime};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Component(#[from] ComponentError),
+    #[error(transparent)]
+    Input(#[from] InputError),
+}
+
+/// What `component inspect` prints.
+pub fn inspect(runtime: &Runtime, wasm: &[u8]) -> Result<Value, ComponentError> {
+    let inspection = runtime.inspect(wasm)?;
+    Ok(json!({
+        "world": inspection.world,
+        "contract": format!("hookgate:plugin@{}", inspection.contract_version),
+        "imports": inspection.imports,
+        "exports": inspection.exports,
+        "size": wasm.len(),
+        "sha256": crate::runtime::sha256_hex(wasm),
+    }))
+}
+
+/// The outcome of one run: the report to print and the guest's error, if it failed.
+pub struct Ran {
+    pub report: Value,
+    pub error: Option<GuestError>,
+}
+
+/// Runs `wasm` on `input`, shaped by the component's world:
+/// - authenticator: `{"request": {method, path, query, headers, body}}`
+/// - transformer: `{"message": {event_id, message_id, received_at, headers, content_type, body}, "draft": {method, url, headers, body}}`
+///   (without `draft`: POST to https://example.com/ with the message's body and content type)
+/// - condition: `{"request": {...}, "response": {status, headers, body}, "attempt": 1}`
+///
+/// and in every world an optional `"config": {...}`, what the `config` import reads.
+pub fn run(runtime: &Runtime, wasm: &[u8], input: &Value) -> Result<Ran, RunError> {
+    let (inspection, prepared, _) = runtime.compile(wasm)?;
+    let field = |name: &str| input.get(name).cloned().unwrap_or(Value::Null);
+    let config: BTreeMap<String, Value> = match field("config") {
+        Value::Null => BTreeMap::new(),
+        Value::Object(map) => map.into_iter().collect(),
+        _ => return Err(InputError { field: "config".into(), problem: "must be an object".into() }.into()),
+    };
+    let (output, report, duration, error) = match inspection.world {
+        World::Authenticator => {
+            let request = json::incoming_request(&field("request"), "request")?;
+            split(runtime.authenticate(&prepared, config, &request), json::auth_json)
+        }
+        World::Transformer => {
+            let message = json::message(&field("message"), "message")?;
+            let draft = match field("draft") {
+                Value::Null => crate::runtime::OutgoingRequest {
+                    method: "POST".into(),
+                    url: "https://example.com/".into(),
+                    headers: message.content_type.iter().map(|c| ("content-type".to_string(), c.clone())).collect(),
+                    body: message.body.clone(),
+                },
+                draft => json::outgoing_request(&draft, "draft")?,
+            };
+            split(runtime.transform(&prepared, config, &message, &draft), json::transform_json)
+        }
+        World::Condition => {
+            let request = json::outgoing_request(&field("request"), "request")?;
+            let response = json::response(&field("response"), "response")?;
+            let attempt = field("attempt").as_u64().and_then(|a| u32::try_from(a).ok()).unwrap_or(1);
+            split(runtime.evaluate(&prepared, config, &request, &response, attempt), json::verdict_json)
+        }
+    };
+    let mut report = json!({
+        "world": inspection.world,
+        "logs": report.logs,
+        "duration_ms": duration.as_secs_f64() * 1000.0,
+        "peak_memory_bytes": report.peak_memory,
+    });
+    match (&output, &error) {
+        (Some(output), _) => report["output"] = output.clone(),
+        (None, Some(e)) => report["error"] = json!({ "code": e.code(), "message": e.to_string() }),
+        (None, None) => {}
+    }
+    Ok(Ran { report, error })
+}
+
+type Split = (Option<Value>, crate::runtime::CallReport, std::time::Duration, Option<GuestError>);
+
+fn split<T>(call: GuestCall<T>, to_json: impl Fn(&T) -> Value) -> Split {
+    match call.result {
+        Ok(value) => (Some(to_json(&value)), call.report, call.duration, None),
+        Err(error) => (None, call.report, call.duration, Some(error)),
+    }
+}

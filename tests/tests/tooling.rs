@@ -1,0 +1,109 @@
+//! The integrator's tools: `hookgate component inspect | run | new`, run as a user would.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use hookgate_tests::serde_json::{json, Value};
+use hookgate_tests::*;
+
+fn hookgate(args: &[&str]) -> Output {
+    Command::new(gateway_bin()).args(args).output().expect("hookgate runs")
+}
+
+fn stdout_json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+fn write_input(dir: &Path, input: &Value) -> String {
+    let path = dir.join("input.json");
+    std::fs::write(&path, input.to_string()).expect("write input");
+    path.display().to_string()
+}
+
+#[test]
+fn inspect_names_world_contract_imports_and_size() {
+    let wasm = component_path("adobe-to-json");
+    let out = hookgate(&["component", "inspect", &wasm.display().to_string()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = stdout_json(&out);
+    assert_eq!(report["world"], "transformer");
+    assert_eq!(report["contract"], "hookgate:plugin@0.1.0");
+    assert_eq!(report["size"], std::fs::metadata(&wasm).expect("size").len());
+    assert!(report["exports"].to_string().contains("hookgate:plugin/transform@0.1.0"), "{report}");
+    assert!(report["imports"].is_array(), "{report}");
+
+    let not_a_component = tempfile::NamedTempFile::new().expect("tmp");
+    std::fs::write(not_a_component.path(), b"\0asm\x01\0\0\0").expect("write");
+    let out = hookgate(&["component", "inspect", &not_a_component.path().display().to_string()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("core WebAssembly module"), "{out:?}");
+}
+
+#[test]
+fn run_prints_the_result_logs_time_and_memory() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = json!({"message": {"event_id": "product", "body": {"data": {"uid": "u1", "event": "product.created", "value": {"sku": "S1"}}}},
+                       "draft": {"method": "PUT", "url": "https://receiver.example/p"}});
+    let wasm = component_path("adobe-to-json").display().to_string();
+    let out = hookgate(&["component", "run", &wasm, "--input", &write_input(dir.path(), &input)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = stdout_json(&out);
+    let sent = &report["output"]["send"];
+    assert_eq!(sent["method"], "PUT");
+    assert_eq!(sent["url"], "https://receiver.example/p");
+    let body: Value = serde_json::from_str(sent["body"].as_str().expect("body text")).expect("json body");
+    assert_eq!(body, json!({"sku": "S1", "uid": "u1", "event": "product.created"}));
+    assert_eq!(report["logs"], json!([{"level": "info", "message": "transformed u1"}]));
+    assert!(report["duration_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{report}");
+    assert!(report["peak_memory_bytes"].as_u64().is_some_and(|b| b > 0), "{report}");
+
+    let auth = json!({"request": {"headers": {"x-signature": hmac_sha256_hex(b"k", b"{}")}, "body": "{}"}, "config": {"secret": "k"}});
+    let out = hookgate(&["component", "run", &component_path("hmac-auth").display().to_string(), "--input", &write_input(dir.path(), &auth)]);
+    assert_eq!(stdout_json(&out)["output"], "allow", "{out:?}");
+}
+
+#[test]
+fn run_fails_with_the_guest_error_code() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = write_input(dir.path(), &json!({"message": {"body": "x"}}));
+    let out = hookgate(&["component", "run", &component_path("hostile-loop").display().to_string(), "--input", &input, "--guest-time-ms", "100"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(stdout_json(&out)["error"]["code"], "guest_timeout");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("guest_timeout"));
+    let out = hookgate(&["component", "run", &component_path("hostile-alloc").display().to_string(), "--input", &input, "--guest-memory-mb", "16"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(stdout_json(&out)["error"]["code"], "guest_memory_limit");
+}
+
+/// From `component new` to a delivered webhook, as the SDK guide walks it.
+#[tokio::test]
+async fn a_new_rust_project_builds_and_transforms_in_the_gateway() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let project = dir.path().join("tag-it");
+    let out = hookgate(&["component", "new", "transformer", "--lang", "rust", &project.display().to_string()]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("build.sh"));
+    // Share the guest examples' build directory so that dependencies are compiled once.
+    let built = Command::new("bash")
+        .arg(project.join("build.sh"))
+        .env("CARGO_TARGET_DIR", repo_root().join("guest-examples/rust/target"))
+        .output()
+        .expect("bash");
+    assert!(built.status.success(), "build failed:\n{}", String::from_utf8_lossy(&built.stderr));
+    let wasm = project.join("dist/tag-it.wasm");
+
+    let gw = Gateway::new();
+    let rx = Receiver::start();
+    gw.put_component("tag-it", &wasm).await.assert_status(201);
+    gw.put_event_ok(
+        "orders",
+        json!({"targets": [{"id": "t1", "method": "POST", "url": rx.url("/hook"), "transformer": {"component": "tag-it"}}]}),
+    )
+    .await;
+    let id = gw.fire_json("orders", &json!({"order": 7})).await;
+    gw.wait_message_status(&id, "delivered", DEADLINE).await;
+    let got = &rx.requests()[0];
+    assert_eq!(got.json(), json!({"event": "orders", "data": {"order": 7}}));
+    assert_eq!(got.header("x-transformed-by"), Some("tag-it"));
+}
