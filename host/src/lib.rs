@@ -12,6 +12,7 @@
 
 pub mod api;
 pub mod delivery;
+pub mod dry_run;
 pub mod ingest;
 pub mod model;
 pub mod runner;

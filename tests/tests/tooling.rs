@@ -107,3 +107,48 @@ async fn a_new_rust_project_builds_and_transforms_in_the_gateway() {
     assert_eq!(got.json(), json!({"event": "orders", "data": {"order": 7}}));
     assert_eq!(got.header("x-transformed-by"), Some("tag-it"));
 }
+
+#[tokio::test]
+async fn versions_and_a_dry_run_against_stored_traffic() {
+    let gw = Gateway::new();
+    let rx = Receiver::start();
+    let v1 = gw.put_component("shape", component_path("adobe-to-json")).await;
+    assert_eq!(v1.json()["version"], 1);
+    let v2 = gw.put_component("shape", component_path("hostile-escape")).await;
+    assert_eq!(v2.json()["version"], 2);
+    let listed = gw.component("shape").await.json();
+    let versions: Vec<u64> = listed["versions"].as_array().expect("versions").iter().filter_map(|v| v["version"].as_u64()).collect();
+    assert_eq!(versions, vec![1, 2], "{listed}");
+
+    gw.put_event_ok(
+        "products",
+        json!({"targets": [{"id": "t1", "method": "POST", "url": rx.url("/hook"), "transformer": {"component": "shape@1"}}]}),
+    )
+    .await;
+    for uid in ["u1", "u2", "u3"] {
+        let body = json!({"data": {"uid": uid, "event": "product.created", "value": {"sku": uid}}});
+        let id = gw.fire_json("products", &body).await;
+        gw.wait_message_status(&id, "delivered", DEADLINE).await;
+    }
+    let delivered = rx.count();
+
+    let dry = |version: u64| {
+        let rb = gw.admin(reqwest::Method::POST, "/v1/admin/components/shape/dry-run").json(&json!({"version": version, "event_id": "products", "last": 2}));
+        gw.send(rb)
+    };
+    let report = dry(2).await;
+    report.assert_status(200);
+    let report = report.json();
+    assert_eq!((report["compared"].as_u64(), report["differing"].as_u64()), (Some(2), Some(2)), "{report}");
+    let first = &report["results"][0];
+    assert_eq!(first["binding"], "targets.t1.transformer");
+    let current: Value = serde_json::from_str(first["current"]["send"]["body"].as_str().expect("current body")).expect("json");
+    assert_eq!(current["uid"], "u3", "newest first: {report}");
+    assert!(first["candidate"]["send"]["headers"].to_string().contains("x-escape"), "{report}");
+
+    let same = dry(1).await.json();
+    assert_eq!((same["compared"].as_u64(), same["differing"].as_u64()), (Some(2), Some(0)), "{same}");
+    assert_eq!(rx.count(), delivered, "a dry run sends nothing");
+    let unknown = dry(9).await;
+    unknown.assert_error(404, "component_not_found");
+}

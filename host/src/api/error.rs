@@ -83,6 +83,18 @@ impl From<IngestError> for ApiError {
     }
 }
 
+impl From<crate::dry_run::DryRunError> for ApiError {
+    fn from(e: crate::dry_run::DryRunError) -> Self {
+        use crate::dry_run::DryRunError;
+        match e {
+            DryRunError::UnknownEvent(_) => ApiError::not_found("unknown_event", e.to_string()),
+            DryRunError::NotUsed { .. } => ApiError::bad_request("invalid_request", e.to_string()),
+            DryRunError::Resolve(r) => r.into(),
+            DryRunError::Store(s) => s.into(),
+        }
+    }
+}
+
 /// A body the gateway could not read: too large (413) or broken off.
 impl From<axum::extract::rejection::BytesRejection> for ApiError {
     fn from(e: axum::extract::rejection::BytesRejection) -> Self {

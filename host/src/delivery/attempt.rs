@@ -13,7 +13,7 @@ use crate::model::{
     rfc3339_now, Attempt, Binding, DeliveryRecord, ErrorInfo, GuestLog, MessageRecord, RetryPolicy, SentRequest,
     TargetConfig,
 };
-use crate::runtime::{GuestCall, GuestMessage, GuestResponse, OutgoingRequest, TransformResult, Verdict};
+use crate::runtime::{GuestCall, GuestResponse, OutgoingRequest, TransformResult, Verdict};
 use crate::App;
 
 /// How much of a response the gateway reads: enough for the criteria, the condition
@@ -135,7 +135,7 @@ async fn deliver(app: &Arc<App>, client: &reqwest::Client, ctx: &Context, attemp
         Err(error) => return Outcome::Failed(error),
     };
     if let Some(binding) = &ctx.target.transformer {
-        let message = guest_message(ctx);
+        let message = request::guest_message(&ctx.message, &ctx.body);
         let call = run_guest(app, binding, move |app, prepared, config| {
             app.components.runtime().transform(prepared, config, &message, &request)
         })
@@ -172,17 +172,6 @@ async fn deliver(app: &Arc<App>, client: &reqwest::Client, ctx: &Context, attemp
     trace.status_code = Some(response.status);
     trace.response_excerpt = Some(excerpt(&response.body));
     evaluate(app, ctx, request, response, attempt, trace).instrument(tracing::info_span!("evaluate")).await
-}
-
-fn guest_message(ctx: &Context) -> GuestMessage {
-    GuestMessage {
-        event_id: ctx.message.event_id.clone(),
-        message_id: ctx.message.message_id.clone(),
-        received_at: ctx.message.received_at_ms,
-        headers: ctx.message.headers.clone(),
-        content_type: ctx.message.content_type.clone(),
-        body: ctx.body.clone(),
-    }
 }
 
 /// Runs a guest call for `binding` on the blocking pool (compiling the component first

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::model::{ErrorInfo, MessageRecord, SentRequest, TargetConfig};
-use crate::runtime::OutgoingRequest;
+use crate::runtime::{GuestMessage, OutgoingRequest};
 use crate::template::{Place, Template, TemplateError, Variables};
 
 const EXCERPT_CHARS: usize = 1024;
@@ -53,6 +53,18 @@ pub fn draft(target: &TargetConfig, message: &MessageRecord, data: &[u8]) -> Res
         payload
     };
     Ok(OutgoingRequest { method: method.as_str().to_string(), url, headers, body })
+}
+
+/// The message as a guest sees it.
+pub fn guest_message(message: &MessageRecord, data: &[u8]) -> GuestMessage {
+    GuestMessage {
+        event_id: message.event_id.clone(),
+        message_id: message.message_id.clone(),
+        received_at: message.received_at_ms,
+        headers: message.headers.clone(),
+        content_type: message.content_type.clone(),
+        body: data.to_vec(),
+    }
 }
 
 fn parse(text: &str, place: Place, field: &str) -> Result<Template, ErrorInfo> {

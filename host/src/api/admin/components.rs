@@ -18,6 +18,34 @@ pub fn routes() -> Router<Arc<App>> {
     Router::new()
         .route("/components", get(list))
         .route("/components/{name}", get(show).put(upload).delete(remove))
+        .route("/components/{name}/dry-run", axum::routing::post(dry_run))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DryRunRequest {
+    version: u32,
+    event_id: String,
+    #[serde(default = "default_last")]
+    last: usize,
+}
+
+fn default_last() -> usize {
+    50
+}
+
+/// Runs version `version` beside the bound version over the event's last messages.
+async fn dry_run(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    request: Result<Json<DryRunRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(request) = request?;
+    let last = request.last.clamp(1, 1000);
+    let report = tokio::task::spawn_blocking(move || crate::dry_run::run(&app, &name, request.version, &request.event_id, last))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", e.to_string()))??;
+    Ok(Json(report))
 }
 
 fn view(entry: &ComponentEntry) -> Value {
