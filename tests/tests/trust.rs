@@ -341,3 +341,37 @@ async fn every_acknowledged_message_survives_kill_9_under_load() {
         assert!(message["body_size"].as_u64().is_some_and(|n| n > 0), "{message}");
     }
 }
+
+#[tokio::test]
+async fn a_damaged_store_is_refused_with_its_path_never_started_empty() {
+    let mut gw = Gateway::new();
+    gw.put_event_ok("kept", json!({"targets": [{"id": "t1", "method": "POST", "url": "http://127.0.0.1:9/x"}]})).await;
+    gw.kill();
+    let db = gw.data_dir().join("db");
+    // Replace the store's files with an empty store, as a lost disk or a bad restore would.
+    std::fs::remove_dir_all(&db).expect("remove the store");
+    std::fs::create_dir_all(&db).expect("recreate it empty");
+    let mut child = Command::new(gateway_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(gw.data_dir())
+        .env("HOOKGATE_ADMIN_TOKEN", ADMIN_TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let end = std::time::Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > end {
+            let _ = child.kill();
+            panic!("the gateway started on a damaged store");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr).expect("read");
+    assert!(!status.success());
+    assert!(stderr.contains(&db.display().to_string()) && stderr.contains("refusing to start"), "{stderr}");
+}

@@ -32,6 +32,13 @@ pub enum StoreError {
     Corrupt { what: &'static str, source: serde_json::Error },
     #[error("cannot open the data directory {path}: {source}")]
     Open { path: String, source: sled::Error },
+    #[error(
+        "the store at {path} was created before but holds no data now (truncated or replaced?); \
+         refusing to start with an empty store. Restore it from a backup, or remove {marker} to start afresh"
+    )]
+    Lost { path: String, marker: String },
+    #[error("cannot write {path}: {source}")]
+    Marker { path: String, source: std::io::Error },
 }
 
 impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
@@ -81,6 +88,7 @@ impl Store {
             .cache_capacity(cache_bytes)
             .open()
             .map_err(|source| StoreError::Open { path: dir.display().to_string(), source })?;
+        Self::check_not_lost(&db, dir)?;
         let tree = |name: &str| db.open_tree(name);
         Ok(Store {
             components: tree("components")?,
@@ -96,6 +104,24 @@ impl Store {
             commits: GroupCommit::default(),
             db,
         })
+    }
+
+    /// A store that was created once always holds its birth key; if it is gone, the files
+    /// were damaged or replaced, and starting empty would silently drop every message.
+    fn check_not_lost(db: &sled::Db, dir: &Path) -> Result<()> {
+        const BIRTH_KEY: &[u8] = b"hookgate:created";
+        let marker = dir.with_extension("created");
+        let born = db.get(BIRTH_KEY)?.is_some();
+        if !born && marker.exists() {
+            return Err(StoreError::Lost { path: dir.display().to_string(), marker: marker.display().to_string() });
+        }
+        if !born {
+            db.insert(BIRTH_KEY, crate::model::rfc3339_now().as_bytes())?;
+            db.flush()?;
+            std::fs::write(&marker, b"the sled store beside this file was created by hookgate\n")
+                .map_err(|source| StoreError::Marker { path: marker.display().to_string(), source })?;
+        }
+        Ok(())
     }
 
     /// Makes every write so far durable on disk (sharing the sync with concurrent callers).
