@@ -263,6 +263,20 @@ async fn send(client: &reqwest::Client, request: &OutgoingRequest, timeout: Dura
     Ok(Received { status, headers, body })
 }
 
+/// rustls errors reach us wrapped in io::Errors (twice, today), whose `source` skips the
+/// wrapped error: look inside them.
+fn is_tls_failure(mut error: &(dyn std::error::Error + 'static)) -> bool {
+    loop {
+        if error.is::<rustls::Error>() {
+            return true;
+        }
+        match error.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => error = inner,
+            None => return false,
+        }
+    }
+}
+
 fn network_error(e: reqwest::Error) -> ErrorInfo {
     use std::error::Error;
     let mut message = e.to_string();
@@ -272,7 +286,7 @@ fn network_error(e: reqwest::Error) -> ErrorInfo {
         message.push_str(": ");
         message.push_str(&cause.to_string());
         forbidden |= cause.is::<Forbidden>();
-        tls |= cause.is::<rustls::Error>();
+        tls |= is_tls_failure(cause);
         source = cause.source();
     }
     let code = if forbidden {
