@@ -107,9 +107,35 @@ pub struct TargetConfig {
     pub retry: RetryPolicy,
     #[serde(default)]
     pub signing: Signing,
+    /// Attempts to this target in flight at once.
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: u32,
+    #[serde(default)]
+    pub circuit_breaker: BreakerPolicy,
     /// Follow redirects (up to 5, each hop checked like the target URL); off by default.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub follow_redirects: bool,
+}
+
+fn default_max_in_flight() -> u32 {
+    8
+}
+
+/// When a target is paused: after `failure_threshold` consecutive failed attempts (network
+/// errors, timeouts, 5xx, 429) it gets no attempts for `pause_ms`, then one probe; a failed
+/// probe doubles the pause up to `max_pause_ms`. `failure_threshold: 0` turns it off.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakerPolicy {
+    pub failure_threshold: u32,
+    pub pause_ms: u64,
+    pub max_pause_ms: u64,
+}
+
+impl Default for BreakerPolicy {
+    fn default() -> Self {
+        BreakerPolicy { failure_threshold: 5, pause_ms: 30_000, max_pause_ms: 600_000 }
+    }
 }
 
 /// Standard Webhooks signing of a target's deliveries.

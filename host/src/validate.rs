@@ -100,6 +100,13 @@ pub fn event_config(config: &EventConfig, components: &Registry, allow_http: boo
         if retry.initial_delay_ms > retry.max_delay_ms {
             return fail(format!("{at}.retry.initial_delay_ms must not exceed max_delay_ms"));
         }
+        if !(1..=1000).contains(&target.max_in_flight) {
+            return fail(format!("{at}.max_in_flight must be between 1 and 1000"));
+        }
+        let breaker = &target.circuit_breaker;
+        if breaker.pause_ms > breaker.max_pause_ms || breaker.max_pause_ms > 24 * 3_600_000 {
+            return fail(format!("{at}.circuit_breaker: pause_ms must not exceed max_pause_ms, which must be at most a day"));
+        }
         if retry.deadline_ms.is_some_and(|d| !(1..=30 * 24 * 3_600_000).contains(&d)) {
             return fail(format!("{at}.retry.deadline_ms must be between 1 and 30 days"));
         }

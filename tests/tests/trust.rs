@@ -375,3 +375,63 @@ async fn a_damaged_store_is_refused_with_its_path_never_started_empty() {
     assert!(!status.success());
     assert!(stderr.contains(&db.display().to_string()) && stderr.contains("refusing to start"), "{stderr}");
 }
+
+/// A port that accepts connections and never answers.
+fn black_hole() -> (std::net::TcpListener, String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (server, count) = (listener.try_clone().expect("clone"), accepted.clone());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in server.incoming().flatten() {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream); // never read, never answered, never closed
+        }
+    });
+    (listener, url, accepted)
+}
+
+#[tokio::test]
+async fn a_dead_target_neither_holds_up_the_others_nor_fails_its_deliveries() {
+    let gw = Gateway::start(GatewayOpts::default().args(["--delivery-concurrency", "4"]));
+    let rx = Receiver::start();
+    let (_hole, dead_url, connections) = black_hole();
+    gw.put_event_ok(
+        "dead",
+        json!({"targets": [{"id": "t1", "method": "POST", "url": dead_url, "max_in_flight": 2,
+            "circuit_breaker": {"failure_threshold": 2, "pause_ms": 60000, "max_pause_ms": 60000},
+            "retry": {"max_attempts": 10, "initial_delay_ms": 10, "max_delay_ms": 20, "timeout_ms": 1500}}]}),
+    )
+    .await;
+    gw.put_event_ok("alive", json!({"targets": [{"id": "t1", "method": "POST", "url": rx.url("/hook")}]})).await;
+    let mut dead = Vec::new();
+    for n in 0..40 {
+        dead.push(gw.fire_json("dead", &json!({"n": n})).await);
+    }
+    let started = std::time::Instant::now();
+    let mut alive = Vec::new();
+    for n in 0..10 {
+        alive.push(gw.fire_json("alive", &json!({"n": n})).await);
+    }
+    for id in &alive {
+        gw.wait_message_status(id, "delivered", DEADLINE).await;
+    }
+    // Without the cap, the black hole would hold all 4 slots for 1.5 s.
+    assert!(started.elapsed() < std::time::Duration::from_millis(1200), "healthy deliveries waited {:?}", started.elapsed());
+
+    // Two timeouts open the breaker: the rest wait (pending, with the reason), none fails.
+    let paused = gw.wait_message(&dead[39], DEADLINE, "paused", |m| {
+        m["deliveries"][0]["reason"].as_str().is_some_and(|r| r.contains("paused"))
+    })
+    .await;
+    assert_eq!(paused["status"], "pending", "{paused}");
+    let mut attempts = 0;
+    for id in &dead {
+        let m = gw.message(id).await;
+        assert_eq!(m["status"], "pending", "{m}");
+        attempts += m["deliveries"][0]["attempts"].as_array().map_or(0, Vec::len);
+    }
+    assert!((2..=4).contains(&attempts), "only the attempts before the breaker opened: {attempts}");
+    assert!(connections.load(std::sync::atomic::Ordering::SeqCst) <= 4, "at most max_in_flight at a time, twice");
+}

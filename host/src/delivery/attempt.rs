@@ -39,10 +39,11 @@ pub struct Tried {
     pub deadline_at_ms: Option<u64>,
 }
 
-struct Context {
-    message: MessageRecord,
+/// What an attempt works from: the stored message and the target's current config.
+pub struct Context {
+    pub message: MessageRecord,
     body: Vec<u8>,
-    target: TargetConfig,
+    pub target: TargetConfig,
 }
 
 /// Everything an attempt learns while it runs; becomes the [`Attempt`] record.
@@ -76,7 +77,12 @@ impl Trace {
     }
 }
 
-pub async fn run(app: &Arc<App>, clients: &HttpClients, delivery: &DeliveryRecord) -> Tried {
+pub async fn run(
+    app: &Arc<App>,
+    clients: &HttpClients,
+    delivery: &DeliveryRecord,
+    context: Result<Context, ErrorInfo>,
+) -> Tried {
     let mut trace = Trace {
         started: Instant::now(),
         at: rfc3339_now(),
@@ -85,7 +91,7 @@ pub async fn run(app: &Arc<App>, clients: &HttpClients, delivery: &DeliveryRecor
         request: None,
         guest_logs: Vec::new(),
     };
-    let context = match load(app, delivery) {
+    let context = match context {
         Ok(context) => context,
         Err(error) => {
             return Tried {
@@ -107,7 +113,7 @@ pub async fn run(app: &Arc<App>, clients: &HttpClients, delivery: &DeliveryRecor
     Tried { attempt: trace.finish(error), outcome, policy: context.target.retry, deadline_at_ms }
 }
 
-fn load(app: &App, delivery: &DeliveryRecord) -> Result<Context, ErrorInfo> {
+pub fn load(app: &App, delivery: &DeliveryRecord) -> Result<Context, ErrorInfo> {
     let storage = |e: crate::store::StoreError| ErrorInfo::new("storage_error", e.to_string());
     let message = app
         .store

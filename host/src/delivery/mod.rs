@@ -7,6 +7,7 @@
 
 mod attempt;
 pub mod egress;
+pub mod gate;
 pub mod request;
 pub mod signing;
 pub mod retry;
@@ -39,6 +40,7 @@ struct Worker {
     app: Arc<App>,
     clients: HttpClients,
     claimed: Mutex<HashSet<String>>,
+    gates: Arc<gate::Gates>,
 }
 
 /// Shared HTTP clients (connection pooling and keep-alive per host): one that never
@@ -103,7 +105,7 @@ impl Dispatcher {
         let concurrency = app.settings.delivery_concurrency.max(1);
         let slots = Arc::new(Semaphore::new(concurrency));
         let (stop, stopped) = watch::channel(false);
-        let worker = Arc::new(Worker { clients, app, claimed: Mutex::new(HashSet::new()) });
+        let worker = Arc::new(Worker { clients, app, claimed: Mutex::new(HashSet::new()), gates: Arc::default() });
         let task = tokio::spawn(worker.run(slots.clone(), stopped));
         Dispatcher { task, stop, slots, concurrency }
     }
@@ -185,8 +187,31 @@ impl Worker {
         };
         let span = tracing::info_span!("deliver", message = %delivery.message_id, target = %delivery.target);
         let mut delivery = delivery;
-        let tried = attempt::run(&self.app, &self.clients, &delivery).instrument(span.clone()).await;
+        let context = attempt::load(&self.app, &delivery);
+        let mut admitted = None;
+        if let Ok(ctx) = &context {
+            let key = format!("{}/{}", ctx.message.event_id, ctx.target.id);
+            match self.gates.admit(&key, ctx.target.max_in_flight, now_ms()) {
+                gate::Admission::Go(pass) => admitted = Some((pass, key, ctx.target.circuit_breaker.clone())),
+                gate::Admission::Wait { until_ms, paused } => {
+                    delivery.next_attempt_at_ms = Some(until_ms);
+                    if paused.is_some() {
+                        delivery.reason = paused;
+                    }
+                    if let Err(e) = store.save_delivery(Some(&entry), &delivery) {
+                        tracing::error!("cannot postpone {}: {e}", entry.delivery_key);
+                    }
+                    return;
+                }
+            }
+        }
+        let tried = attempt::run(&self.app, &self.clients, &delivery, context).instrument(span.clone()).await;
+        if let Some((pass, key, breaker)) = admitted {
+            self.gates.record(&key, &breaker, health(&tried.outcome), now_ms());
+            drop(pass);
+        }
         delivery.attempts.push(tried.attempt);
+        delivery.reason = None;
         let attempts = delivery.attempts.len() as u32;
         delivery.next_attempt_at_ms = None;
         match tried.outcome {
@@ -226,5 +251,22 @@ impl Worker {
         } {
             tracing::error!("cannot record the attempt of {}: {e}", entry.delivery_key);
         }
+    }
+}
+
+/// What an attempt's outcome says about the target, for its circuit breaker: any answer
+/// but a 5xx or 429 means it is up; no answer means it is down.
+fn health(outcome: &attempt::Outcome) -> gate::Health {
+    let (error, retried) = match outcome {
+        attempt::Outcome::Delivered => return gate::Health::Up,
+        attempt::Outcome::Skipped(_) => return gate::Health::Unknown,
+        attempt::Outcome::Retry { error, .. } => (error, true),
+        attempt::Outcome::Failed(error) => (error, false),
+    };
+    match error.code.as_str() {
+        "connect_error" | "timeout" | "network_error" | "tls_error" => gate::Health::Down,
+        "http_status" if retried => gate::Health::Down,
+        "http_status" => gate::Health::Up,
+        _ => gate::Health::Unknown,
     }
 }

@@ -1,0 +1,154 @@
+//! Per-target admission, so that one slow or dead target cannot hold up the others:
+//! a cap on its attempts in flight, and a circuit breaker that pauses it after repeated
+//! failures and lets a single probe through when the pause is over. Deliveries that are
+//! not admitted wait in the queue; they are never failed for it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::model::BreakerPolicy;
+
+/// How long a delivery refused for a busy target waits before it is looked at again.
+const BUSY_RETRY_MS: u64 = 50;
+
+#[derive(Debug, Default)]
+struct TargetState {
+    in_flight: u32,
+    consecutive_failures: u32,
+    /// While in the future, the target is paused; once past, the next admission is a probe.
+    open_until_ms: u64,
+    pause_ms: u64,
+    probing: bool,
+}
+
+/// What an attempt told about the target's health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Up,
+    Down,
+    /// Says nothing about the target (a guest error, a refused URL, ...).
+    Unknown,
+}
+
+#[derive(Debug)]
+pub enum Admission {
+    Go(Pass),
+    /// Try again at `until_ms`; `paused` tells the log why when the breaker is open.
+    Wait { until_ms: u64, paused: Option<String> },
+}
+
+/// An admitted attempt; dropping it frees its place.
+#[derive(Debug)]
+pub struct Pass {
+    gates: Arc<Gates>,
+    key: String,
+}
+
+impl Drop for Pass {
+    fn drop(&mut self) {
+        if let Some(state) = self.gates.states.lock().ok().as_mut().and_then(|s| s.get_mut(&self.key)) {
+            state.in_flight = state.in_flight.saturating_sub(1);
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Gates {
+    states: Mutex<HashMap<String, TargetState>>,
+}
+
+impl Gates {
+    pub fn admit(self: &Arc<Self>, key: &str, max_in_flight: u32, now_ms: u64) -> Admission {
+        let Ok(mut states) = self.states.lock() else {
+            return Admission::Wait { until_ms: now_ms + BUSY_RETRY_MS, paused: None };
+        };
+        let state = states.entry(key.to_string()).or_default();
+        if now_ms < state.open_until_ms {
+            let paused = format!(
+                "target paused after {} consecutive failures; next probe in {} ms",
+                state.consecutive_failures,
+                state.open_until_ms - now_ms
+            );
+            return Admission::Wait { until_ms: state.open_until_ms, paused: Some(paused) };
+        }
+        let half_open = state.open_until_ms != 0;
+        if (half_open && state.probing) || state.in_flight >= max_in_flight.max(1) {
+            return Admission::Wait { until_ms: now_ms + BUSY_RETRY_MS, paused: None };
+        }
+        state.probing = half_open;
+        state.in_flight += 1;
+        Admission::Go(Pass { gates: self.clone(), key: key.to_string() })
+    }
+
+    pub fn record(&self, key: &str, policy: &BreakerPolicy, health: Health, now_ms: u64) {
+        let Ok(mut states) = self.states.lock() else { return };
+        let Some(state) = states.get_mut(key) else { return };
+        let was_probe = std::mem::take(&mut state.probing);
+        match health {
+            Health::Up => {
+                state.consecutive_failures = 0;
+                state.open_until_ms = 0;
+                state.pause_ms = 0;
+            }
+            Health::Down => {
+                state.consecutive_failures += 1;
+                let threshold_reached = policy.failure_threshold > 0 && state.consecutive_failures >= policy.failure_threshold;
+                if was_probe || (threshold_reached && state.open_until_ms == 0) {
+                    state.pause_ms = if was_probe { (state.pause_ms * 2).min(policy.max_pause_ms) } else { policy.pause_ms };
+                    state.open_until_ms = now_ms + state.pause_ms;
+                }
+            }
+            Health::Unknown => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> BreakerPolicy {
+        BreakerPolicy { failure_threshold: 3, pause_ms: 1_000, max_pause_ms: 3_000 }
+    }
+
+    fn go(gates: &Arc<Gates>, now: u64) -> Pass {
+        match gates.admit("t", 2, now) {
+            Admission::Go(pass) => pass,
+            other => panic!("expected to be admitted at {now}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn caps_attempts_in_flight() {
+        let gates = Arc::new(Gates::default());
+        let (a, _b) = (go(&gates, 0), go(&gates, 0));
+        assert!(matches!(gates.admit("t", 2, 0), Admission::Wait { paused: None, .. }));
+        assert!(matches!(gates.admit("other", 2, 0), Admission::Go(_)), "other targets are not held up");
+        drop(a);
+        go(&gates, 0);
+    }
+
+    #[test]
+    fn opens_after_repeated_failures_probes_once_and_backs_off() {
+        let (gates, p) = (Arc::new(Gates::default()), policy());
+        for now in 0..3 {
+            drop(go(&gates, now));
+            gates.record("t", &p, Health::Down, now);
+        }
+        match gates.admit("t", 2, 10) {
+            Admission::Wait { until_ms, paused: Some(why) } => {
+                assert_eq!(until_ms, 1_002);
+                assert!(why.contains("3 consecutive failures"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let probe = go(&gates, 1_002);
+        assert!(matches!(gates.admit("t", 2, 1_003), Admission::Wait { paused: None, .. }), "one probe at a time");
+        drop(probe);
+        gates.record("t", &p, Health::Down, 1_010);
+        assert!(matches!(gates.admit("t", 2, 2_000), Admission::Wait { until_ms: 3_010, .. }), "the pause doubles");
+        drop(go(&gates, 3_010));
+        gates.record("t", &p, Health::Up, 3_020);
+        let (_a, _b) = (go(&gates, 3_021), go(&gates, 3_021));
+    }
+}
