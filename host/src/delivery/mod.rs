@@ -194,9 +194,19 @@ impl Worker {
             match self.gates.admit(&key, ctx.target.max_in_flight, now_ms()) {
                 gate::Admission::Go(pass) => admitted = Some((pass, key, ctx.target.circuit_breaker.clone())),
                 gate::Admission::Wait { until_ms, paused } => {
-                    delivery.next_attempt_at_ms = Some(until_ms);
-                    if paused.is_some() {
-                        delivery.reason = paused;
+                    let deadline = ctx.target.retry.deadline_ms.map(|d| ctx.message.received_at_ms.saturating_add(d));
+                    if deadline.is_some_and(|deadline| until_ms > deadline) {
+                        delivery.status = DeliveryStatus::Failed;
+                        delivery.next_attempt_at_ms = None;
+                        delivery.reason = Some(format!(
+                            "deadline_exceeded: the target cannot take the delivery before its deadline ({})",
+                            paused.as_deref().unwrap_or("target busy")
+                        ));
+                    } else {
+                        delivery.next_attempt_at_ms = Some(until_ms);
+                        if paused.is_some() {
+                            delivery.reason = paused;
+                        }
                     }
                     if let Err(e) = store.save_delivery(Some(&entry), &delivery) {
                         tracing::error!("cannot postpone {}: {e}", entry.delivery_key);
