@@ -15,6 +15,7 @@ pub mod delivery;
 pub mod dry_run;
 pub mod ingest;
 pub mod model;
+pub mod retention;
 pub mod runner;
 pub mod scaffold;
 pub mod runtime;
@@ -78,11 +79,13 @@ pub async fn serve(
 ) -> Result<(), StartError> {
     let clients = delivery::HttpClients::new(&app.settings).map_err(StartError::Delivery)?;
     let dispatcher = delivery::Dispatcher::start(app.clone(), clients);
+    let retention = tokio::spawn(retention::run(app.clone()));
     let router = api::router(app.clone());
     let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
     if let Err(e) = served {
         tracing::error!("server error: {e}");
     }
+    retention.abort();
     dispatcher.stop(app.settings.shutdown_grace).await;
     if let Err(e) = app.store.flush().await {
         tracing::error!("final flush failed: {e}");

@@ -110,6 +110,9 @@ struct ServeArgs {
     /// PEM file of CA certificates trusted for deliveries, on top of the system roots.
     #[arg(long, value_name = "PEM")]
     extra_ca_file: Option<PathBuf>,
+    /// Delivered, failed and skipped messages older than this are pruned (e.g. 14d, 12h).
+    #[arg(long, default_value = "14d", value_parser = humantime::parse_duration)]
+    retention: Duration,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -162,6 +165,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.compile_cache = args.compile_cache;
     settings.egress.allowed = args.allow_target_net;
     settings.extra_ca_file = args.extra_ca_file;
+    settings.retention = args.retention;
 
     let token = admin_token(&args.data_dir)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

@@ -336,6 +336,9 @@ pub struct MessageRecord {
     /// The subshop the caller fired for, if it named one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subshop: Option<String>,
+    /// The key that deduplicates repeats of this message, kept until the message is pruned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -26,6 +26,8 @@ pub struct Settings {
     pub egress: EgressPolicy,
     /// PEM certificates trusted for deliveries on top of the system roots.
     pub extra_ca_file: Option<PathBuf>,
+    /// Settled messages older than this are pruned.
+    pub retention: Duration,
 }
 
 impl Settings {
@@ -41,6 +43,7 @@ impl Settings {
             compile_cache: None,
             egress: EgressPolicy::default(),
             extra_ca_file: None,
+            retention: Duration::from_secs(14 * 24 * 3600),
         }
     }
 }

@@ -435,3 +435,43 @@ async fn a_dead_target_neither_holds_up_the_others_nor_fails_its_deliveries() {
     assert!((2..=4).contains(&attempts), "only the attempts before the breaker opened: {attempts}");
     assert!(connections.load(std::sync::atomic::Ordering::SeqCst) <= 4, "at most max_in_flight at a time, twice");
 }
+
+#[tokio::test]
+async fn settled_messages_are_pruned_after_the_retention_period_pending_ones_kept() {
+    let gw = Gateway::start(GatewayOpts::default().args(["--retention", "1s"]));
+    let rx = Receiver::start();
+    let down = Receiver::down_reserved();
+    gw.put_event_ok("ok", json!({"targets": [{"id": "t1", "method": "POST", "url": rx.url("/hook")}]})).await;
+    gw.put_event_ok(
+        "stuck",
+        json!({"targets": [{"id": "t1", "method": "POST", "url": down.url("/hook"),
+            "retry": {"max_attempts": 100, "initial_delay_ms": 60000, "max_delay_ms": 60000}}]}),
+    )
+    .await;
+    let mut delivered = Vec::new();
+    for n in 0..3 {
+        let id = gw.fire_json("ok", &json!({"n": n})).await;
+        gw.wait_message_status(&id, "delivered", DEADLINE).await;
+        delivered.push(id);
+    }
+    let pending = gw.fire_json("stuck", &json!({})).await;
+    gw.wait_message(&pending, DEADLINE, "with a failed attempt", |m| !attempts(m, 0).is_empty()).await;
+
+    let end = std::time::Instant::now() + DEADLINE;
+    while gw.admin_get(&format!("/v1/admin/messages/{}", delivered[2])).await.status != 404 {
+        assert!(std::time::Instant::now() < end, "delivered messages were not pruned");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    for id in &delivered {
+        gw.admin_get(&format!("/v1/admin/messages/{id}")).await.assert_error(404, "message_not_found");
+    }
+    assert_eq!(gw.message(&pending).await["status"], "pending", "pending messages are never pruned");
+    let stats = gw.admin_get("/v1/admin/stats").await.json();
+    assert_eq!(stats["messages"], 1, "{stats}");
+    assert_eq!(stats["pending_deliveries"], 1, "{stats}");
+    assert!(stats["store_bytes"].as_u64().is_some_and(|b| b > 0), "{stats}");
+}
+
+fn attempts(message: &Value, delivery: usize) -> Vec<Value> {
+    message["deliveries"][delivery]["attempts"].as_array().cloned().unwrap_or_default()
+}

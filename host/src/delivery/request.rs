@@ -135,6 +135,7 @@ mod tests {
             content_type: content_type.map(str::to_string),
             body_size: 0,
             subshop: Some("de".into()),
+            idempotency_key: None,
         }
     }
 

@@ -145,6 +145,7 @@ async fn persist(
         content_type,
         body_size: request.body.len(),
         subshop,
+        idempotency_key: request.idempotency_key.clone(),
     };
     let deliveries: Vec<DeliveryRecord> = event
         .targets

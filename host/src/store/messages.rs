@@ -211,4 +211,41 @@ impl Store {
             .map_err(StoreError::from)?;
         Ok(failed.len())
     }
+
+    /// Deletes up to `limit` messages that arrived before `cutoff_id` and whose deliveries
+    /// are all settled (delivered, failed or skipped), with everything stored for them.
+    /// Pending messages are kept whatever their age. Returns how many were deleted.
+    pub fn prune_settled_before(&self, cutoff_id: &str, limit: usize) -> Result<usize> {
+        let mut pruned = 0;
+        for id in self.messages.range(..cutoff_id.as_bytes()).keys().take(limit) {
+            let id = String::from_utf8_lossy(&id?).into_owned();
+            let Some(message) = self.message(&id)? else { continue };
+            let deliveries = self.deliveries_of(&id)?;
+            if deliveries.iter().any(|d| d.status == DeliveryStatus::Pending) {
+                continue;
+            }
+            let trees = (&self.messages, &self.bodies, &self.by_event, &self.deliveries, &self.idempotency);
+            trees
+                .transaction(|(messages, bodies, by_event, delivery_tree, idempotency)| {
+                    messages.remove(id.as_str())?;
+                    bodies.remove(id.as_str())?;
+                    by_event.remove(by_event_key(&message.event_id, &id))?;
+                    for d in &deliveries {
+                        delivery_tree.remove(delivery_key(&id, &d.target).as_str())?;
+                    }
+                    if let Some(key) = &message.idempotency_key {
+                        idempotency.remove(key.as_str())?;
+                    }
+                    Ok(())
+                })
+                .map_err(StoreError::from)?;
+            pruned += 1;
+        }
+        Ok(pruned)
+    }
+
+    /// Number of stored messages.
+    pub fn message_count(&self) -> usize {
+        self.messages.len()
+    }
 }

@@ -3,6 +3,7 @@
 mod components;
 mod events;
 mod messages;
+mod stats;
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
         .merge(components::routes())
         .merge(events::routes())
         .merge(messages::routes())
+        .merge(stats::routes())
         .layer(middleware::from_fn_with_state(app, require_admin))
 }
 

@@ -1,0 +1,24 @@
+//! `GET /v1/admin/stats`: how big the store is and how much is waiting.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::api::ApiError;
+use crate::App;
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new().route("/stats", get(stats))
+}
+
+async fn stats(State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!({
+        "store_bytes": app.store.size_on_disk()?,
+        "messages": app.store.message_count(),
+        "pending_deliveries": app.store.queue_len(),
+        "retention_seconds": app.settings.retention.as_secs(),
+    })))
+}
