@@ -42,6 +42,9 @@ fn yes() -> bool {
 pub struct EventConfig {
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// A built-in check of the caller, run before the authenticator component if both are set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingest_auth: Option<IngestAuth>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authenticator: Option<Binding>,
     /// Per-subshop switches; a subshop not listed follows `enabled`.
@@ -49,6 +52,25 @@ pub struct EventConfig {
     pub subshops: BTreeMap<String, bool>,
     #[serde(default)]
     pub targets: Vec<TargetConfig>,
+}
+
+/// Built-in ways to authenticate who fires an event (without writing a component).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum IngestAuth {
+    /// `Authorization: Bearer <token>`, compared in constant time.
+    Bearer { token: String },
+    /// A Standard Webhooks signature by the source (`webhook-id`, `webhook-timestamp`,
+    /// `webhook-signature`), with the timestamp at most `tolerance_seconds` away from now.
+    StandardWebhooks {
+        secret: String,
+        #[serde(default = "default_tolerance_seconds")]
+        tolerance_seconds: u64,
+    },
+}
+
+fn default_tolerance_seconds() -> u64 {
+    300
 }
 
 impl EventConfig {

@@ -33,6 +33,18 @@ pub fn event_config(config: &EventConfig, components: &Registry, allow_http: boo
     if let Some(binding) = &config.authenticator {
         component(binding, World::Authenticator, "authenticator", components)?;
     }
+    match &config.ingest_auth {
+        Some(crate::model::IngestAuth::Bearer { token }) if token.len() < 16 => {
+            return fail("ingest_auth.token must be at least 16 characters");
+        }
+        Some(crate::model::IngestAuth::StandardWebhooks { secret, tolerance_seconds }) => {
+            crate::delivery::signing::parse_secret(secret).map_err(|e| ConfigError(format!("ingest_auth.secret: {e}")))?;
+            if !(1..=86_400).contains(tolerance_seconds) {
+                return fail("ingest_auth.tolerance_seconds must be between 1 and 86400");
+            }
+        }
+        _ => {}
+    }
     for subshop in config.subshops.keys() {
         name("subshops key", subshop)?;
     }

@@ -9,23 +9,28 @@ use hookgate_tests::*;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-/// Verifies a received request with the PyPI `standardwebhooks` package (installed by
-/// tests/setup.sh), an implementation independent of the gateway's.
-fn verify_with_reference(secret: &str, request: &Recorded) -> Result<(), String> {
+/// Runs one of the reference-package scripts in tests/tools with `input` on stdin.
+fn reference_tool(script: &str, input: &Value) -> std::process::Output {
     let tools = repo_root().join("target/test-tools/python");
     assert!(tools.is_dir(), "{} is missing: run tests/setup.sh", tools.display());
-    let headers: serde_json::Map<String, Value> =
-        request.headers.iter().filter(|(k, _)| k.starts_with("webhook-")).map(|(k, v)| (k.clone(), json!(v))).collect();
-    let input = json!({"secret": secret, "headers": headers, "body": request.text()}).to_string();
     let mut child = Command::new("python3")
-        .arg(repo_root().join("tests/tools/verify_standard_webhook.py"))
+        .arg(repo_root().join("tests/tools").join(script))
         .env("PYTHONPATH", &tools)
         .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("python3");
-    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
-    let out = child.wait_with_output().expect("python3 ran");
+    child.stdin.take().expect("stdin").write_all(input.to_string().as_bytes()).expect("write");
+    child.wait_with_output().expect("python3 ran")
+}
+
+/// Verifies a received request with the PyPI `standardwebhooks` package (installed by
+/// tests/setup.sh), an implementation independent of the gateway's.
+fn verify_with_reference(secret: &str, request: &Recorded) -> Result<(), String> {
+    let headers: serde_json::Map<String, Value> =
+        request.headers.iter().filter(|(k, _)| k.starts_with("webhook-")).map(|(k, v)| (k.clone(), json!(v))).collect();
+    let out = reference_tool("verify_standard_webhook.py", &json!({"secret": secret, "headers": headers, "body": request.text()}));
     if out.status.success() {
         Ok(())
     } else {
@@ -474,4 +479,44 @@ async fn settled_messages_are_pruned_after_the_retention_period_pending_ones_kep
 
 fn attempts(message: &Value, delivery: usize) -> Vec<Value> {
     message["deliveries"][delivery]["attempts"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn ingest_can_require_a_bearer_token_or_a_standard_webhooks_signature() {
+    let gw = Gateway::new();
+    let rx = Receiver::start();
+    let target = json!([{"id": "t1", "method": "POST", "url": rx.url("/hook")}]);
+    let token = "a-long-shared-ingest-token";
+    gw.put_event_ok("bearer", json!({"ingest_auth": {"type": "bearer", "token": token}, "targets": target})).await;
+    gw.put_event_ok("signed", json!({"ingest_auth": {"type": "standard_webhooks", "secret": SECRET}, "targets": target}))
+        .await;
+    assert_eq!(gw.event("bearer").await.json()["ingest_auth"]["token"], "***", "secrets are masked on reads");
+
+    let fire = |event: &str, headers: Vec<(&'static str, String)>, body: &'static str| {
+        let mut rb = gw.client().post(gw.url(&format!("/v1/events/{event}"))).body(body);
+        for (k, v) in headers {
+            rb = rb.header(k, v);
+        }
+        gw.send(rb)
+    };
+    fire("bearer", vec![], "{}").await.assert_error(401, "unauthorized");
+    fire("bearer", vec![("authorization", "Bearer wrong".into())], "{}").await.assert_error(401, "unauthorized");
+    fire("bearer", vec![("authorization", format!("Bearer {token}"))], "{}").await.assert_status(202);
+
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs();
+    let signed_headers = |timestamp: u64, body: &str| {
+        let out = reference_tool(
+            "sign_standard_webhook.py",
+            &json!({"secret": SECRET, "id": "src_1", "timestamp": timestamp, "body": body}),
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let signature = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        vec![("webhook-id", "src_1".to_string()), ("webhook-timestamp", timestamp.to_string()), ("webhook-signature", signature)]
+    };
+    fire("signed", signed_headers(now, r#"{"a":1}"#), r#"{"a":1}"#).await.assert_status(202);
+    fire("signed", signed_headers(now, r#"{"a":1}"#), r#"{"a":2}"#).await.assert_error(401, "unauthorized");
+    let stale = fire("signed", signed_headers(now - 3600, r#"{"a":1}"#), r#"{"a":1}"#).await;
+    assert!(stale.assert_error(401, "unauthorized").contains("300 s"));
+    fire("signed", vec![], "{}").await.assert_error(401, "unauthorized");
+    assert_eq!(gw.messages_of("signed").await.len(), 1, "refused calls store nothing");
 }

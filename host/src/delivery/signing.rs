@@ -7,7 +7,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::model::{EventConfig, Signing};
+use crate::model::{EventConfig, IngestAuth, Signing};
 
 const PREFIX: &str = "whsec_";
 const KEY_BYTES: std::ops::RangeInclusive<usize> = 24..=64;
@@ -69,10 +69,25 @@ pub fn headers(signing: &Signing, id: &str, now: std::time::SystemTime, body: &[
     ]
 }
 
+/// The masked form of a bearer token in configs read back.
+const TOKEN_MASK: &str = "***";
+
 /// Before a config is stored: every signing target without a secret keeps the one it had
 /// (re-sending a config read back, whose secrets are masked, changes nothing), or gets a
-/// new one.
+/// new one; a masked ingest secret keeps the stored one.
 pub fn fill_secrets(config: &mut EventConfig, stored: Option<&EventConfig>) {
+    let stored_auth = stored.and_then(|s| s.ingest_auth.as_ref());
+    match (&mut config.ingest_auth, stored_auth) {
+        (Some(IngestAuth::Bearer { token }), Some(IngestAuth::Bearer { token: kept })) if token == TOKEN_MASK => {
+            token.clone_from(kept)
+        }
+        (Some(IngestAuth::StandardWebhooks { secret, .. }), Some(IngestAuth::StandardWebhooks { secret: kept, .. }))
+            if secret == MASK =>
+        {
+            secret.clone_from(kept)
+        }
+        _ => {}
+    }
     for target in config.targets.iter_mut().filter(|t| t.signing.enabled) {
         let kept = stored
             .and_then(|s| s.targets.iter().find(|t| t.id == target.id))
@@ -89,6 +104,11 @@ pub fn fill_secrets(config: &mut EventConfig, stored: Option<&EventConfig>) {
 
 /// The config as the admin API shows it after creation: secrets masked.
 pub fn mask_secrets(config: &mut EventConfig) {
+    match &mut config.ingest_auth {
+        Some(IngestAuth::Bearer { token }) => *token = TOKEN_MASK.to_string(),
+        Some(IngestAuth::StandardWebhooks { secret, .. }) => *secret = MASK.to_string(),
+        None => {}
+    }
     for target in &mut config.targets {
         for secret in [&mut target.signing.secret, &mut target.signing.previous_secret].into_iter().flatten() {
             *secret = MASK.to_string();

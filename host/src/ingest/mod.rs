@@ -2,6 +2,7 @@
 //! with one pending delivery per enabled target. Nothing is acknowledged before it is on
 //! disk; nothing is stored for a caller the authenticator refuses.
 
+pub mod auth;
 pub mod envelope;
 
 use std::sync::Arc;
@@ -78,6 +79,9 @@ pub async fn fire(app: &Arc<App>, event_id: &str, request: FireRequest) -> Resul
     let subshop = request.subshop();
     if let Some(subshop) = subshop.as_deref().filter(|s| !event.enabled_for(Some(s))) {
         return Err(IngestError::DisabledForSubshop { event: event_id.to_string(), subshop: subshop.to_string() });
+    }
+    if let Some(ingest_auth) = &event.ingest_auth {
+        auth::check(ingest_auth, &request, std::time::SystemTime::now()).map_err(IngestError::Unauthorized)?;
     }
     if event.authenticator.is_some() {
         authenticate(app, &event, &request)
