@@ -40,7 +40,27 @@ pub struct App {
     pub components: Registry,
     /// Wakes the delivery dispatcher when new deliveries are queued.
     pub queue_changed: Notify,
-    pub admin_token: String,
+    pub admin_tokens: Vec<AdminToken>,
+}
+
+/// Who may use the admin API, and how.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminToken {
+    /// Shown in the gateway's log instead of the token.
+    pub name: String,
+    pub token: String,
+    #[serde(default)]
+    pub scope: AdminScope,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminScope {
+    #[default]
+    Admin,
+    /// GET only: the delivery log, configs (secrets masked), components.
+    Read,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,9 +74,9 @@ pub enum StartError {
 }
 
 impl App {
-    /// Opens the store and the runtime. `admin_token` comes from the caller (the binary
-    /// reads it from the environment or the data directory).
-    pub fn open(settings: Settings, admin_token: String) -> Result<Arc<App>, StartError> {
+    /// Opens the store and the runtime. The admin tokens come from the caller (the binary
+    /// reads them from the environment, the data directory and `--admin-tokens-file`).
+    pub fn open(settings: Settings, admin_tokens: Vec<AdminToken>) -> Result<Arc<App>, StartError> {
         let store = Arc::new(Store::open(&settings.data_dir.join("db"), settings.cache_bytes)?);
         let runtime = Runtime::new(settings.guest_limits.clone())?;
         Ok(Arc::new(App {
@@ -64,7 +84,7 @@ impl App {
             store,
             settings,
             queue_changed: Notify::new(),
-            admin_token,
+            admin_tokens,
         }))
     }
 }

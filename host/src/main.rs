@@ -110,6 +110,9 @@ struct ServeArgs {
     /// PEM file of CA certificates trusted for deliveries, on top of the system roots.
     #[arg(long, value_name = "PEM")]
     extra_ca_file: Option<PathBuf>,
+    /// JSON list of more admin tokens: [{"name": "ci", "token": "...", "scope": "read"|"admin"}].
+    #[arg(long, value_name = "JSON")]
+    admin_tokens_file: Option<PathBuf>,
     /// Delivered, failed and skipped messages older than this are pruned (e.g. 14d, 12h).
     #[arg(long, default_value = "14d", value_parser = humantime::parse_duration)]
     retention: Duration,
@@ -167,10 +170,22 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.extra_ca_file = args.extra_ca_file;
     settings.retention = args.retention;
 
-    let token = admin_token(&args.data_dir)?;
+    let mut tokens = vec![hookgate::AdminToken {
+        name: "admin".into(),
+        token: admin_token(&args.data_dir)?,
+        scope: hookgate::AdminScope::Admin,
+    }];
+    if let Some(file) = &args.admin_tokens_file {
+        let extra: Vec<hookgate::AdminToken> = serde_json::from_slice(&read(file)?)
+            .with_context(|| format!("{} is not a JSON list of {{name, token, scope}}", file.display()))?;
+        if let Some(short) = extra.iter().find(|t| t.token.len() < 16) {
+            anyhow::bail!("admin token `{}` in {} is shorter than 16 characters", short.name, file.display());
+        }
+        tokens.extend(extra);
+    }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let app = App::open(settings, token)?;
+        let app = App::open(settings, tokens)?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;

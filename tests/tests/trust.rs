@@ -520,3 +520,26 @@ async fn ingest_can_require_a_bearer_token_or_a_standard_webhooks_signature() {
     fire("signed", vec![], "{}").await.assert_error(401, "unauthorized");
     assert_eq!(gw.messages_of("signed").await.len(), 1, "refused calls store nothing");
 }
+
+#[tokio::test]
+async fn named_admin_tokens_may_be_read_only() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("tokens.json");
+    let tokens = json!([{"name": "dashboard", "token": "read-only-token-123456", "scope": "read"},
+                        {"name": "deployer", "token": "deployer-token-1234567", "scope": "admin"}]);
+    std::fs::write(&file, tokens.to_string()).expect("write");
+    let gw = Gateway::start(GatewayOpts::default().args(["--admin-tokens-file".to_string(), file.display().to_string()]));
+    let with = |token: &str, method: reqwest::Method, path: &str| {
+        let rb = gw.client().request(method, gw.url(path)).bearer_auth(token);
+        gw.send(rb.json(&json!({"targets": []})))
+    };
+    with("deployer-token-1234567", reqwest::Method::PUT, "/v1/admin/events/e1").await.assert_status(201);
+    with("read-only-token-123456", reqwest::Method::GET, "/v1/admin/events").await.assert_status(200);
+    with("read-only-token-123456", reqwest::Method::GET, "/v1/admin/messages").await.assert_status(200);
+    let refused = with("read-only-token-123456", reqwest::Method::PUT, "/v1/admin/events/e2").await;
+    assert!(refused.assert_error(403, "forbidden").contains("dashboard"));
+    with("read-only-token-123456", reqwest::Method::DELETE, "/v1/admin/events/e1").await.assert_error(403, "forbidden");
+    with("not-a-token-at-all-0000", reqwest::Method::GET, "/v1/admin/events").await.assert_error(401, "unauthorized");
+    with(ADMIN_TOKEN, reqwest::Method::DELETE, "/v1/admin/events/e1").await.assert_status(204);
+    assert!(!gw.logs().contains("read-only-token-123456"), "tokens never appear in the log");
+}

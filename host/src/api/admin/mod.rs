@@ -9,13 +9,14 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
+use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
 use subtle::ConstantTimeEq;
 
 use super::ApiError;
-use crate::App;
+use crate::{AdminScope, App};
 
 pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
     Router::new()
@@ -26,17 +27,29 @@ pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
         .layer(middleware::from_fn_with_state(app, require_admin))
 }
 
-/// Admits requests carrying `Authorization: Bearer <admin token>`, compared in constant time.
+/// Admits requests carrying `Authorization: Bearer <token>` of a known admin token
+/// (compared in constant time, each one); read-scoped tokens may only read.
 async fn require_admin(State(app): State<Arc<App>>, request: Request, next: Next) -> Result<Response, ApiError> {
     let presented = request
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match presented {
-        Some(token) if bool::from(token.as_bytes().ct_eq(app.admin_token.as_bytes())) => Ok(next.run(request).await),
-        Some(_) => Err(ApiError::unauthorized("the admin token is not valid")),
-        None => Err(ApiError::unauthorized("the admin API needs `Authorization: Bearer <admin token>`")),
+        .map(str::trim)
+        .ok_or_else(|| ApiError::unauthorized("the admin API needs `Authorization: Bearer <admin token>`"))?;
+    let known = app
+        .admin_tokens
+        .iter()
+        .fold(None, |found, t| if bool::from(presented.as_bytes().ct_eq(t.token.as_bytes())) { Some(t) } else { found })
+        .ok_or_else(|| ApiError::unauthorized("the admin token is not valid"))?;
+    let reads = matches!(*request.method(), Method::GET | Method::HEAD);
+    if known.scope == AdminScope::Read && !reads {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("token `{}` is read-only", known.name),
+        ));
     }
+    tracing::debug!(token = %known.name, method = %request.method(), path = %request.uri().path(), "admin request");
+    Ok(next.run(request).await)
 }
