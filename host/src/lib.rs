@@ -24,6 +24,9 @@ pub mod store;
 pub mod template;
 pub mod validate;
 
+#[cfg(test)]
+mod fuzz;
+
 use std::sync::Arc;
 
 use tokio::sync::Notify;
