@@ -104,10 +104,7 @@ pub async fn serve(
     let dispatcher = delivery::Dispatcher::start(app.clone(), clients);
     let retention = tokio::spawn(retention::run(app.clone()));
     let router = api::router(app.clone());
-    let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
-    if let Err(e) = served {
-        tracing::error!("server error: {e}");
-    }
+    api::listen::serve(listener, router, app.settings.header_timeout, shutdown).await;
     retention.abort();
     dispatcher.stop(app.settings.shutdown_grace).await;
     if let Err(e) = app.store.flush().await {

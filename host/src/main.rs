@@ -113,6 +113,12 @@ struct ServeArgs {
     /// JSON list of more admin tokens: [{"name": "ci", "token": "...", "scope": "read"|"admin"}].
     #[arg(long, value_name = "JSON")]
     admin_tokens_file: Option<PathBuf>,
+    /// Milliseconds a client has to send its request headers (slow clients are cut off).
+    #[arg(long, default_value_t = 10_000)]
+    header_timeout_ms: u64,
+    /// Milliseconds a client has to send a whole ingest request, body included (else 408).
+    #[arg(long, default_value_t = 30_000)]
+    ingest_timeout_ms: u64,
     /// Delivered, failed and skipped messages older than this are pruned (e.g. 14d, 12h).
     #[arg(long, default_value = "14d", value_parser = humantime::parse_duration)]
     retention: Duration,
@@ -169,6 +175,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.egress.allowed = args.allow_target_net;
     settings.extra_ca_file = args.extra_ca_file;
     settings.retention = args.retention;
+    settings.header_timeout = Duration::from_millis(args.header_timeout_ms);
+    settings.ingest_timeout = Duration::from_millis(args.ingest_timeout_ms);
 
     let mut tokens = vec![hookgate::AdminToken {
         name: "admin".into(),

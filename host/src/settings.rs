@@ -28,6 +28,10 @@ pub struct Settings {
     pub extra_ca_file: Option<PathBuf>,
     /// Settled messages older than this are pruned.
     pub retention: Duration,
+    /// A client must send its request headers within this.
+    pub header_timeout: Duration,
+    /// A client must send a whole ingest request within this.
+    pub ingest_timeout: Duration,
 }
 
 impl Settings {
@@ -44,6 +48,8 @@ impl Settings {
             egress: EgressPolicy::default(),
             extra_ca_file: None,
             retention: Duration::from_secs(14 * 24 * 3600),
+            header_timeout: Duration::from_secs(10),
+            ingest_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -488,7 +488,7 @@ impl Gateway {
     }
 
     /// SIGTERM and wait up to 10 s for a clean exit (then SIGKILL). Returns whether it exited
-    /// by itself.
+    /// by itself with status 0.
     pub fn terminate(&mut self) -> bool {
         let Some(mut c) = self.child.take() else {
             return true;
@@ -500,8 +500,8 @@ impl Gateway {
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut clean = false;
         while Instant::now() < deadline {
-            if let Ok(Some(_)) = c.try_wait() {
-                clean = true;
+            if let Ok(Some(status)) = c.try_wait() {
+                clean = status.success();
                 break;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -593,6 +593,25 @@ impl Gateway {
     /// the response body.
     pub async fn install(&self, name: &str) -> Value {
         let r = self.put_component(name, component_path(name)).await;
+        r.assert_status(201);
+        r.json()
+    }
+
+    /// Like [`Gateway::install`], with its own time limit for the upload instead of the
+    /// client's 60 s: a JavaScript or Python component (12-18 MB, a whole interpreter) is
+    /// compiled on upload, which takes tens of seconds on a busy 2-core machine.
+    pub async fn install_within(&self, name: &str, timeout: Duration) -> Value {
+        let path = component_path(name);
+        let bytes =
+            std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let r = self
+            .send(
+                self.admin(reqwest::Method::PUT, &format!("/v1/admin/components/{name}"))
+                    .header("content-type", "application/wasm")
+                    .timeout(timeout)
+                    .body(bytes),
+            )
+            .await;
         r.assert_status(201);
         r.json()
     }

@@ -543,3 +543,49 @@ async fn named_admin_tokens_may_be_read_only() {
     with(ADMIN_TOKEN, reqwest::Method::DELETE, "/v1/admin/events/e1").await.assert_status(204);
     assert!(!gw.logs().contains("read-only-token-123456"), "tokens never appear in the log");
 }
+
+#[tokio::test]
+async fn slow_clients_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = Gateway::start(GatewayOpts::default().args(["--header-timeout-ms", "500", "--ingest-timeout-ms", "800"]));
+    gw.put_event_ok("ev", json!({"targets": []})).await;
+    let started = std::time::Instant::now();
+
+    // Headers that never finish: the connection is closed.
+    let mut loris = tokio::net::TcpStream::connect(gw.addr()).await.expect("connect");
+    loris.write_all(b"POST /v1/events/ev HTTP/1.1\r\nHost: x\r\n").await.expect("write");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(DEADLINE, loris.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the half-sent request was never cut off");
+
+    // A body that never finishes: 408 request_timeout.
+    let mut trickle = tokio::net::TcpStream::connect(gw.addr()).await.expect("connect");
+    trickle
+        .write_all(b"POST /v1/events/ev HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nonly ten..")
+        .await
+        .expect("write");
+    let mut answer = Vec::new();
+    tokio::time::timeout(DEADLINE, trickle.read_to_end(&mut answer)).await.expect("answered in time").expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408") && answer.contains("request_timeout"), "{answer}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    assert_eq!(gw.messages_of("ev").await.len(), 0);
+    gw.fire_json("ev", &json!({})).await; // and the gateway still serves
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_attempt_in_flight_finish_and_exits_0() {
+    let mut gw = Gateway::new();
+    let rx = Receiver::start();
+    rx.set_default(Reply::ok().delay(std::time::Duration::from_millis(1500)));
+    gw.put_event_ok("ev", json!({"targets": [{"id": "t1", "method": "POST", "url": rx.url("/hook")}]})).await;
+    let id = gw.fire_json("ev", &json!({})).await;
+    rx.wait_requests(1, DEADLINE).await; // the attempt is in flight: the receiver is answering slowly
+    assert!(gw.terminate(), "a SIGTERM exits 0 once the attempt has finished");
+    gw.start_again();
+    let m = gw.message(&id).await;
+    assert_eq!(m["status"], "delivered", "the attempt in flight was finished and recorded: {m}");
+    assert_eq!(attempts(&m, 0).len(), 1, "{m}");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(rx.count(), 1, "nothing is sent twice");
+}

@@ -4,10 +4,14 @@
 mod admin;
 mod error;
 mod ingest;
+pub mod listen;
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
@@ -18,8 +22,25 @@ use crate::App;
 /// Largest component upload accepted by the admin API.
 const MAX_COMPONENT_BYTES: usize = 64 << 20;
 
+/// A shop that cannot send its event within the ingest timeout gets a 408 and its
+/// connection back, rather than holding a worker with a trickle of bytes.
+async fn ingest_deadline(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    let limit = app.settings.ingest_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!("the request was not received within {} ms", limit.as_millis()),
+        )
+        .into_response(),
+    }
+}
+
 pub fn router(app: Arc<App>) -> Router {
-    let ingest = ingest::routes().layer(DefaultBodyLimit::max(app.settings.max_body_bytes));
+    let ingest = ingest::routes()
+        .layer(DefaultBodyLimit::max(app.settings.max_body_bytes))
+        .layer(middleware::from_fn_with_state(app.clone(), ingest_deadline));
     let admin = admin::routes(app.clone()).layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
