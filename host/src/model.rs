@@ -26,6 +26,11 @@ pub fn new_message_id() -> String {
     format!("msg_{}", uuid::Uuid::now_v7().simple())
 }
 
+/// When a message id was created (Unix ms), read back from its UUIDv7.
+pub fn message_id_time_ms(id: &str) -> Option<u64> {
+    u64::from_str_radix(id.strip_prefix("msg_")?.get(..12)?, 16).ok()
+}
+
 /// The smallest message id that can be created at `ms` (UUIDv7 starts with 48 bits of
 /// Unix milliseconds): ids of earlier messages sort below it.
 pub fn message_id_floor(ms: u64) -> String {
@@ -532,6 +537,7 @@ mod tests {
     fn message_ids_sort_after_the_floor_of_their_time() {
         let before = now_ms();
         let id = new_message_id();
+        assert!(message_id_time_ms(&id).is_some_and(|t| t >= before && t <= now_ms()), "{id}");
         assert!(message_id_floor(before) <= id, "{id}");
         assert!(id < message_id_floor(now_ms() + 1), "{id}");
     }

@@ -3,7 +3,7 @@
 use sled::Transactional;
 
 use super::{decode, encode, Result, Store, StoreError};
-use crate::model::{DeliveryRecord, DeliveryStatus, MessageRecord};
+use crate::model::{message_id_time_ms, DeliveryRecord, DeliveryStatus, MessageRecord};
 
 /// A pending delivery in the queue.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -38,6 +38,9 @@ fn by_event_key(event_id: &str, message_id: &str) -> Vec<u8> {
     key
 }
 
+/// How long an idempotency key answers with the message it created.
+pub const IDEMPOTENCY_WINDOW_MS: u64 = 24 * 3_600_000;
+
 /// What [`Store::insert_message`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inserted {
@@ -63,10 +66,14 @@ impl Store {
             .transaction(|(messages, bodies, by_event, delivery_tree, queue, idempotency)| {
                 let id = message.message_id.as_str();
                 if let Some(key) = idempotency_key {
-                    if let Some(existing) = idempotency.insert(key, id)? {
-                        idempotency.insert(key, existing.clone())?;
-                        return Ok(Inserted::Existing(String::from_utf8_lossy(&existing).into_owned()));
+                    if let Some(existing) = idempotency.get(key)? {
+                        let existing = String::from_utf8_lossy(&existing).into_owned();
+                        let created = message_id_time_ms(&existing).unwrap_or(0);
+                        if message.received_at_ms < created.saturating_add(IDEMPOTENCY_WINDOW_MS) {
+                            return Ok(Inserted::Existing(existing));
+                        }
                     }
+                    idempotency.insert(key, id)?;
                 }
                 messages.insert(id, encode(message))?;
                 bodies.insert(id, body)?;
@@ -233,8 +240,11 @@ impl Store {
                     for d in &deliveries {
                         delivery_tree.remove(delivery_key(&id, &d.target).as_str())?;
                     }
+                    // Only while the key still names this message (it moves on after 24 h).
                     if let Some(key) = &message.idempotency_key {
-                        idempotency.remove(key.as_str())?;
+                        if idempotency.get(key.as_str())?.is_some_and(|owner| owner == id.as_bytes()) {
+                            idempotency.remove(key.as_str())?;
+                        }
                     }
                     Ok(())
                 })
@@ -247,5 +257,44 @@ impl Store {
     /// Number of stored messages.
     pub fn message_count(&self) -> usize {
         self.messages.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{message_id_floor, now_ms};
+
+    fn message(id: String, at_ms: u64) -> MessageRecord {
+        MessageRecord {
+            message_id: id,
+            event_id: "e".into(),
+            received_at: String::new(),
+            received_at_ms: at_ms,
+            headers: vec![],
+            content_type: None,
+            body_size: 0,
+            subshop: None,
+            idempotency_key: Some("k".into()),
+        }
+    }
+
+    #[test]
+    fn an_idempotency_key_answers_for_24_hours() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db"), 1 << 20).unwrap();
+        let now = now_ms();
+        let old_at = now - IDEMPOTENCY_WINDOW_MS - 1;
+        let old = format!("{}0000000000000000000", message_id_floor(old_at));
+        assert_eq!(store.insert_message(&message(old.clone(), old_at), b"", &[], 0, Some("k")).unwrap(), Inserted::New);
+        let within = format!("{}0000000000000000001", message_id_floor(old_at + 1000));
+        assert_eq!(
+            store.insert_message(&message(within, old_at + 1000), b"", &[], 0, Some("k")).unwrap(),
+            Inserted::Existing(old)
+        );
+        let fresh = format!("{}0000000000000000002", message_id_floor(now));
+        assert_eq!(store.insert_message(&message(fresh.clone(), now), b"", &[], 0, Some("k")).unwrap(), Inserted::New);
+        let again = format!("{}0000000000000000003", message_id_floor(now + 1));
+        assert_eq!(store.insert_message(&message(again, now + 1), b"", &[], 0, Some("k")).unwrap(), Inserted::Existing(fresh));
     }
 }
