@@ -18,6 +18,7 @@ pub mod model;
 pub mod retention;
 pub mod runner;
 pub mod scaffold;
+pub mod secrets;
 pub mod runtime;
 pub mod settings;
 pub mod store;

@@ -139,9 +139,20 @@ pub struct TargetConfig {
     pub max_in_flight: u32,
     #[serde(default)]
     pub circuit_breaker: BreakerPolicy,
+    /// A client certificate to present (mTLS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_tls: Option<ClientTls>,
     /// Follow redirects (up to 5, each hop checked like the target URL); off by default.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub follow_redirects: bool,
+}
+
+/// A client certificate chain and its private key, both PEM.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClientTls {
+    pub certificate: String,
+    pub private_key: String,
 }
 
 fn default_max_in_flight() -> u32 {

@@ -99,6 +99,10 @@ pub fn event_config(config: &EventConfig, components: &Registry, allow_http: boo
                 ConfigError(format!("{at}.signing.previous_expires_at `{expires}` is not an RFC 3339 time: {e}"))
             })?;
         }
+        if let Some(tls) = &target.client_tls {
+            reqwest::Identity::from_pem(format!("{}\n{}", tls.certificate, tls.private_key).as_bytes())
+                .map_err(|e| ConfigError(format!("{at}.client_tls: not a PEM certificate and private key: {e}")))?;
+        }
         let retry = &target.retry;
         if !(1..=100).contains(&retry.max_attempts) {
             return fail(format!("{at}.retry.max_attempts must be between 1 and 100"));

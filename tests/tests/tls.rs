@@ -28,6 +28,14 @@ impl TestCa {
         TestCa { params, key, pem }
     }
 
+    /// A certificate for `names` as PEM: (certificate, private key).
+    fn issue_pem(&self, names: &[&str]) -> (String, String) {
+        let key = KeyPair::generate().expect("key");
+        let params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).expect("params");
+        let issuer = self.params.clone().self_signed(&self.key).expect("issuer");
+        (params.signed_by(&key, &issuer, &self.key).expect("cert").pem(), key.serialize_pem())
+    }
+
     /// A server certificate for `names`, valid from `from` to `until` (years).
     fn issue(&self, names: &[&str], from: i32, until: i32) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
         let key = KeyPair::generate().expect("server key");
@@ -50,6 +58,20 @@ struct TlsReceiver {
 impl TlsReceiver {
     async fn start(cert: CertificateDer<'static>, key: PrivateKeyDer<'static>) -> TlsReceiver {
         let config = ServerConfig::builder().with_no_client_auth().with_single_cert(vec![cert], key).expect("tls config");
+        Self::serve(config).await
+    }
+
+    /// A receiver that only talks to clients presenting a certificate from `ca`.
+    async fn start_mutual(cert: CertificateDer<'static>, key: PrivateKeyDer<'static>, ca: &TestCa) -> TlsReceiver {
+        let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+        let ca_der = tokio_rustls::rustls::pki_types::pem::PemObject::from_pem_slice(ca.pem.as_bytes()).expect("ca der");
+        roots.add(ca_der).expect("root");
+        let verifier = tokio_rustls::rustls::server::WebPkiClientVerifier::builder(Arc::new(roots)).build().expect("verifier");
+        let config = ServerConfig::builder().with_client_cert_verifier(verifier).with_single_cert(vec![cert], key).expect("tls config");
+        Self::serve(config).await
+    }
+
+    async fn serve(config: ServerConfig) -> TlsReceiver {
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -130,4 +152,31 @@ async fn bad_certificates_are_tls_errors_and_retried() {
         }
     }
     assert_eq!(wrong_host.count() + expired.count() + good.count(), 0);
+}
+
+#[tokio::test]
+async fn a_target_can_present_a_client_certificate() {
+    let ca = TestCa::new();
+    let (cert, key) = ca.issue(&["localhost"], 2020, 2099);
+    let rx = TlsReceiver::start_mutual(cert, key, &ca).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let gw = gateway_trusting(&ca, &dir);
+    let (client_cert, client_key) = ca.issue_pem(&["hookgate-client"]);
+    gw.put_event_ok(
+        "mtls",
+        json!({"targets": [
+            {"id": "with", "method": "POST", "url": rx.url("localhost", "/with"),
+             "client_tls": {"certificate": client_cert, "private_key": client_key}},
+            {"id": "without", "method": "POST", "url": rx.url("localhost", "/without"), "retry": fast_retry(1)}]}),
+    )
+    .await;
+    let shown = gw.event("mtls").await.json();
+    assert_eq!(shown["targets"][0]["client_tls"]["private_key"], "***", "{shown}");
+    let id = gw.fire_json("mtls", &json!({})).await;
+    let m = gw.wait_message_status(&id, "failed", DEADLINE).await;
+    let with = m["deliveries"].as_array().expect("deliveries").iter().find(|d| d["target"] == "with").cloned().unwrap_or_default();
+    let without = m["deliveries"].as_array().expect("deliveries").iter().find(|d| d["target"] == "without").cloned().unwrap_or_default();
+    assert_eq!(with["status"], "delivered", "{m}");
+    assert_eq!(without["attempts"][0]["error"]["code"], "tls_error", "{m}");
+    assert_eq!(rx.received.lock().expect("lock").clone(), vec!["/with".to_string()]);
 }

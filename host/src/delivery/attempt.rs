@@ -103,8 +103,10 @@ pub async fn run(
         }
     };
     let attempt_number = delivery.attempts.len() as u32 + 1;
-    let client = clients.for_target(&context.target);
-    let outcome = deliver(app, client, &context, attempt_number, &mut trace).await;
+    let outcome = match clients.for_target(&context.target) {
+        Ok(client) => deliver(app, &client, &context, attempt_number, &mut trace).await,
+        Err(error) => Outcome::Failed(error),
+    };
     let error = match &outcome {
         Outcome::Retry { error, .. } | Outcome::Failed(error) => Some(error.clone()),
         Outcome::Delivered | Outcome::Skipped(_) => None,

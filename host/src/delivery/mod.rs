@@ -6,6 +6,7 @@
 //! the entry due, and the next start attempts it again (at-least-once).
 
 mod attempt;
+mod client;
 pub mod egress;
 pub mod gate;
 pub mod request;
@@ -22,6 +23,8 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::model::{now_ms, DeliveryStatus};
+pub use client::HttpClients;
+
 use crate::store::QueueEntry;
 use crate::App;
 
@@ -41,63 +44,6 @@ struct Worker {
     clients: HttpClients,
     claimed: Mutex<HashSet<String>>,
     gates: Arc<gate::Gates>,
-}
-
-/// Shared HTTP clients (connection pooling and keep-alive per host): one that never
-/// follows redirects (the default: a webhook receiver answers, it does not send us
-/// elsewhere) and one for targets that opt in, which re-checks every hop.
-pub struct HttpClients {
-    direct: reqwest::Client,
-    following: reqwest::Client,
-}
-
-/// Most redirects a target that opted in may send a delivery through.
-const MAX_REDIRECTS: usize = 5;
-
-impl HttpClients {
-    pub fn new(settings: &crate::Settings) -> Result<HttpClients, String> {
-        let policy = Arc::new(settings.egress.clone());
-        let mut roots = Vec::new();
-        if let Some(file) = &settings.extra_ca_file {
-            let pem = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-            roots = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| format!("{} holds no usable PEM certificate: {e}", file.display()))?;
-            if roots.is_empty() {
-                return Err(format!("{} holds no PEM certificate", file.display()));
-            }
-        }
-        let build = |redirects: reqwest::redirect::Policy| {
-            let mut builder = reqwest::Client::builder()
-                .redirect(redirects)
-                .user_agent(concat!("hookgate/", env!("CARGO_PKG_VERSION")))
-                .dns_resolver(Arc::new(egress::GuardedResolver::new(policy.clone())))
-                .https_only(!settings.allow_http);
-            for root in &roots {
-                builder = builder.add_root_certificate(root.clone());
-            }
-            builder.build().map_err(|e| format!("cannot configure the HTTP client: {e}"))
-        };
-        let allow_http = settings.allow_http;
-        let hop_policy = policy.clone();
-        let following = build(reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
-                return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
-            }
-            match attempt::check_url(attempt.url().as_str(), allow_http, &hop_policy) {
-                Ok(()) => attempt.follow(),
-                Err(e) => attempt.error(e.message),
-            }
-        }))?;
-        Ok(HttpClients { direct: build(reqwest::redirect::Policy::none())?, following })
-    }
-
-    fn for_target(&self, target: &crate::model::TargetConfig) -> &reqwest::Client {
-        if target.follow_redirects {
-            &self.following
-        } else {
-            &self.direct
-        }
-    }
 }
 
 impl Dispatcher {

@@ -7,11 +7,10 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::model::{EventConfig, IngestAuth, Signing};
+use crate::model::Signing;
 
 const PREFIX: &str = "whsec_";
 const KEY_BYTES: std::ops::RangeInclusive<usize> = 24..=64;
-const MASK: &str = "whsec_***";
 
 /// The key inside a `whsec_...` secret.
 pub fn parse_secret(secret: &str) -> Result<Vec<u8>, String> {
@@ -23,6 +22,7 @@ pub fn parse_secret(secret: &str) -> Result<Vec<u8>, String> {
     Ok(key)
 }
 
+/// A new `whsec_` secret of 32 random bytes.
 pub fn generate_secret() -> String {
     format!("{PREFIX}{}", BASE64.encode(rand::random::<[u8; 32]>()))
 }
@@ -67,53 +67,6 @@ pub fn headers(signing: &Signing, id: &str, now: std::time::SystemTime, body: &[
         ("webhook-timestamp".into(), timestamp.to_string()),
         ("webhook-signature".into(), signatures.join(" ")),
     ]
-}
-
-/// The masked form of a bearer token in configs read back.
-const TOKEN_MASK: &str = "***";
-
-/// Before a config is stored: every signing target without a secret keeps the one it had
-/// (re-sending a config read back, whose secrets are masked, changes nothing), or gets a
-/// new one; a masked ingest secret keeps the stored one.
-pub fn fill_secrets(config: &mut EventConfig, stored: Option<&EventConfig>) {
-    let stored_auth = stored.and_then(|s| s.ingest_auth.as_ref());
-    match (&mut config.ingest_auth, stored_auth) {
-        (Some(IngestAuth::Bearer { token }), Some(IngestAuth::Bearer { token: kept })) if token == TOKEN_MASK => {
-            token.clone_from(kept)
-        }
-        (Some(IngestAuth::StandardWebhooks { secret, .. }), Some(IngestAuth::StandardWebhooks { secret: kept, .. }))
-            if secret == MASK =>
-        {
-            secret.clone_from(kept)
-        }
-        _ => {}
-    }
-    for target in config.targets.iter_mut().filter(|t| t.signing.enabled) {
-        let kept = stored
-            .and_then(|s| s.targets.iter().find(|t| t.id == target.id))
-            .map(|t| &t.signing);
-        let unusable = |s: &Option<String>| s.as_deref().is_none_or(|s| s == MASK);
-        if unusable(&target.signing.secret) {
-            target.signing.secret = kept.and_then(|k| k.secret.clone()).or_else(|| Some(generate_secret()));
-        }
-        if target.signing.previous_secret.as_deref() == Some(MASK) {
-            target.signing.previous_secret = kept.and_then(|k| k.previous_secret.clone());
-        }
-    }
-}
-
-/// The config as the admin API shows it after creation: secrets masked.
-pub fn mask_secrets(config: &mut EventConfig) {
-    match &mut config.ingest_auth {
-        Some(IngestAuth::Bearer { token }) => *token = TOKEN_MASK.to_string(),
-        Some(IngestAuth::StandardWebhooks { secret, .. }) => *secret = MASK.to_string(),
-        None => {}
-    }
-    for target in &mut config.targets {
-        for secret in [&mut target.signing.secret, &mut target.signing.previous_secret].into_iter().flatten() {
-            *secret = MASK.to_string();
-        }
-    }
 }
 
 #[cfg(test)]

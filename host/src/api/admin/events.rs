@@ -11,15 +11,14 @@ use serde_json::{json, Value};
 
 use crate::api::ApiError;
 use crate::model::EventConfig;
-use crate::delivery::signing;
-use crate::{validate, App};
+use crate::{secrets, validate, App};
 
 pub fn routes() -> Router<Arc<App>> {
     Router::new().route("/events", get(list)).route("/events/{event_id}", get(show).put(put).delete(remove))
 }
 
 fn masked_view(id: &str, mut config: EventConfig) -> Value {
-    signing::mask_secrets(&mut config);
+    secrets::mask(&mut config);
     view(id, &config)
 }
 
@@ -38,7 +37,7 @@ async fn put(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     validate::name("event id", &event_id)?;
     let Json(mut config) = config?;
-    signing::fill_secrets(&mut config, app.store.event(&event_id)?.as_ref());
+    secrets::fill(&mut config, app.store.event(&event_id)?.as_ref());
     validate::event_config(&config, &app.components, app.settings.allow_http)?;
     let created = app.store.put_event(&event_id, &config)?;
     app.store.flush().await?;
