@@ -71,7 +71,7 @@ fn run_fails_with_the_guest_error_code() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert_eq!(stdout_json(&out)["error"]["code"], "guest_timeout");
     assert!(String::from_utf8_lossy(&out.stderr).contains("guest_timeout"));
-    let out = hookgate(&["component", "run", &component_path("hostile-alloc").display().to_string(), "--input", &input, "--guest-memory-mb", "16"]);
+    let out = hookgate(&["component", "run", &component_path("hostile-alloc").display().to_string(), "--input", &input, "--guest-memory-mb", "16", "--guest-time-ms", "10000"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert_eq!(stdout_json(&out)["error"]["code"], "guest_memory_limit");
 }
