@@ -14,6 +14,7 @@ pub mod api;
 pub mod delivery;
 pub mod dry_run;
 pub mod ingest;
+pub mod metrics;
 pub mod model;
 pub mod retention;
 pub mod runner;
@@ -45,6 +46,7 @@ pub struct App {
     /// Wakes the delivery dispatcher when new deliveries are queued.
     pub queue_changed: Notify,
     pub admin_tokens: Vec<AdminToken>,
+    pub metrics: metrics::Metrics,
 }
 
 /// Who may use the admin API, and how.
@@ -89,6 +91,7 @@ impl App {
             settings,
             queue_changed: Notify::new(),
             admin_tokens,
+            metrics: metrics::Metrics::default(),
         }))
     }
 }

@@ -45,8 +45,21 @@ async fn fire(
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let mut request = fire_request(&method, &uri, &headers, body?);
     request.idempotency_key = request.header("idempotency-key").map(|key| format!("key\0{event_id}\0{key}"));
-    let accepted = ingest::fire(&app, &event_id, request).await?;
-    Ok((StatusCode::ACCEPTED, Json(accepted)))
+    let started = std::time::Instant::now();
+    let accepted = ingest::fire(&app, &event_id, request).await.map_err(ApiError::from);
+    observe(&app, &event_id, &accepted, started);
+    Ok((StatusCode::ACCEPTED, Json(accepted?)))
+}
+
+/// Counts an ingest by event and outcome (an unknown event id is counted as `unknown`, so
+/// callers cannot grow the label set).
+fn observe<T>(app: &App, event_id: &str, result: &Result<T, ApiError>, started: std::time::Instant) {
+    let (event, outcome) = match result {
+        Ok(_) => (event_id, "accepted"),
+        Err(e) if e.code == "unknown_event" => ("unknown", e.code),
+        Err(e) => (event_id, e.code),
+    };
+    app.metrics.ingest(event, outcome, started.elapsed());
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,14 +109,24 @@ async fn adobe_ingest(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, AdobeError> {
+    let started = std::time::Instant::now();
     let body = body?;
-    let envelope = envelope::parse(&body).map_err(|e| ApiError::bad_request("invalid_envelope", e.to_string()))?;
+    let envelope = match envelope::parse(&body) {
+        Ok(envelope) => envelope,
+        Err(e) => {
+            let error = ApiError::bad_request("invalid_envelope", e.to_string());
+            app.metrics.ingest("unknown", error.code, started.elapsed());
+            return Err(error.into());
+        }
+    };
     let mut request = fire_request(&method, &uri, &headers, body);
     request.idempotency_key = Some(format!("uid\0{}", envelope.uid));
     let accepted = ingest::fire(&app, &envelope.event, request).await.map_err(|e| match e {
         ingest::IngestError::UnknownEvent(_) => ApiError::bad_request("unknown_event", e.to_string()),
         other => other.into(),
-    })?;
+    });
+    observe(&app, &envelope.event, &accepted, started);
+    let accepted = accepted?;
     Ok(Json(json!({
         "type": envelope.event,
         "response": {

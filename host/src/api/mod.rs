@@ -37,13 +37,23 @@ async fn ingest_deadline(State(app): State<Arc<App>>, request: Request, next: Ne
     }
 }
 
+/// Prometheus exposition (OpenMetrics text), behind an admin token of any scope.
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let body = app.metrics.render(&app.store);
+    ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
+}
+
 pub fn router(app: Arc<App>) -> Router {
     let ingest = ingest::routes()
         .layer(DefaultBodyLimit::max(app.settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(app.clone(), ingest_deadline));
     let admin = admin::routes(app.clone()).layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES));
+    let metrics = Router::new()
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(app.clone(), admin::require_admin));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .merge(metrics)
         .merge(ingest)
         .nest("/v1/admin", admin)
         .with_state(app)

@@ -144,7 +144,7 @@ async fn deliver(app: &Arc<App>, client: &reqwest::Client, ctx: &Context, attemp
     };
     if let Some(binding) = &ctx.target.transformer {
         let message = request::guest_message(&ctx.message, &ctx.body);
-        let call = run_guest(app, binding, move |app, prepared, config| {
+        let call = run_guest(app, binding, "transformer", move |app, prepared, config| {
             app.components.runtime().transform(prepared, config, &message, &request)
         })
         .instrument(tracing::info_span!("transform"))
@@ -187,6 +187,7 @@ async fn deliver(app: &Arc<App>, client: &reqwest::Client, ctx: &Context, attemp
 async fn run_guest<T: Send + 'static>(
     app: &Arc<App>,
     binding: &Binding,
+    role: &'static str,
     call: impl FnOnce(&App, &crate::runtime::Prepared, std::collections::BTreeMap<String, serde_json::Value>) -> GuestCall<T>
         + Send
         + 'static,
@@ -198,7 +199,9 @@ async fn run_guest<T: Send + 'static>(
             .components
             .load(&binding.component)
             .map_err(|e| ErrorInfo::new("component_unavailable", e.to_string()))?;
-        Ok(call(&app, &prepared, binding.config))
+        let done = call(&app, &prepared, binding.config);
+        app.metrics.guest_call(&binding.component, role, done.outcome(), done.duration);
+        Ok(done)
     })
     .await
     .map_err(|e| ErrorInfo::new("guest_trap", format!("the guest call panicked in the host: {e}")))?
@@ -330,7 +333,7 @@ async fn evaluate(
     }
     let Some(binding) = &ctx.target.condition else { return Outcome::Delivered };
     let guest_response = GuestResponse { status: response.status, headers: response.headers, body: response.body };
-    let call = run_guest(app, binding, move |app, prepared, config| {
+    let call = run_guest(app, binding, "condition", move |app, prepared, config| {
         app.components.runtime().evaluate(prepared, config, &request, &guest_response, attempt)
     })
     .await;

@@ -161,7 +161,11 @@ impl Worker {
                 }
             }
         }
+        let event_id = context.as_ref().map_or_else(|_| "unknown".to_string(), |c| c.message.event_id.clone());
         let tried = attempt::run(&self.app, &self.clients, &delivery, context).instrument(span.clone()).await;
+        let outcome = tried.attempt.error.as_ref().map_or("ok", |e| e.code.as_str());
+        let took = Duration::from_millis(tried.attempt.duration_ms);
+        self.app.metrics.attempt(&event_id, &delivery.target, outcome, took);
         if let Some((pass, key, breaker)) = admitted {
             self.gates.record(&key, &breaker, health(&tried.outcome), now_ms());
             drop(pass);
@@ -199,6 +203,9 @@ impl Worker {
             }
         }
         span.in_scope(|| tracing::info!(status = ?delivery.status, attempts, "attempt recorded"));
+        if delivery.status != DeliveryStatus::Pending {
+            self.app.metrics.settled(&event_id, &delivery.target, delivery.status);
+        }
         // Durable before the next attempt is taken, so that the log survives a crash.
         let saved = store.save_delivery(Some(&entry), &delivery);
         if let Err(e) = match saved {

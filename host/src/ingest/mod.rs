@@ -104,10 +104,10 @@ async fn authenticate(app: &Arc<App>, event: &EventConfig, request: &FireRequest
         headers: request.headers.clone(),
         body: request.body.to_vec(),
     };
-    let app = app.clone();
+    let runner = app.clone();
     let call = tokio::task::spawn_blocking(move || {
-        let prepared = app.components.load(&binding.component)?;
-        Ok::<_, crate::runtime::ResolveError>(app.components.runtime().authenticate(
+        let prepared = runner.components.load(&binding.component)?;
+        Ok::<_, crate::runtime::ResolveError>(runner.components.runtime().authenticate(
             &prepared,
             binding.config.clone(),
             &guest_request,
@@ -116,6 +116,8 @@ async fn authenticate(app: &Arc<App>, event: &EventConfig, request: &FireRequest
     .await
     .map_err(|e| IngestError::Authenticator { code: "guest_trap", message: e.to_string() })?
     .map_err(|e| IngestError::Authenticator { code: "component_unavailable", message: e.to_string() })?;
+    let component = event.authenticator.as_ref().map_or("", |b| b.component.as_str());
+    app.metrics.guest_call(component, "authenticator", call.outcome(), call.duration);
     for log in &call.report.logs {
         tracing::info!(target: "hookgate::guest", level = %log.level, "authenticator: {}", log.message);
     }

@@ -61,6 +61,13 @@ pub struct GuestCall<T> {
     pub duration: Duration,
 }
 
+impl<T> GuestCall<T> {
+    /// `ok`, or the error code of the call.
+    pub fn outcome(&self) -> &'static str {
+        self.result.as_ref().map_or_else(GuestError::code, |_| "ok")
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("cannot start the WebAssembly runtime: {0}")]
 pub struct RuntimeError(String);

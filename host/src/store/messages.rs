@@ -164,6 +164,20 @@ impl Store {
             .collect()
     }
 
+    /// The oldest message with a pending delivery (looking at most at 10,000 queue entries).
+    pub fn oldest_pending_message(&self) -> Result<Option<String>> {
+        let mut oldest: Option<String> = None;
+        for key in self.queue.iter().keys().take(10_000) {
+            let key = key?;
+            let delivery = String::from_utf8_lossy(key.get(8..).unwrap_or_default()).into_owned();
+            let message = delivery.split_once('/').map_or(delivery.as_str(), |(m, _)| m).to_string();
+            if oldest.as_ref().is_none_or(|o| message < *o) {
+                oldest = Some(message);
+            }
+        }
+        Ok(oldest)
+    }
+
     /// Number of pending deliveries in the queue.
     pub fn queue_len(&self) -> usize {
         self.queue.len()

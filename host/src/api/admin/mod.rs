@@ -29,7 +29,7 @@ pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
 
 /// Admits requests carrying `Authorization: Bearer <token>` of a known admin token
 /// (compared in constant time, each one); read-scoped tokens may only read.
-async fn require_admin(State(app): State<Arc<App>>, request: Request, next: Next) -> Result<Response, ApiError> {
+pub(super) async fn require_admin(State(app): State<Arc<App>>, request: Request, next: Next) -> Result<Response, ApiError> {
     let presented = request
         .headers()
         .get(AUTHORIZATION)
