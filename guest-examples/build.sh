@@ -6,7 +6,10 @@
 #
 # One function per language; `main` at the bottom calls them in turn. Each function builds the
 # examples of its language and puts them into "$DIST" with `install_component`. Rebuilding is
-# cheap when nothing changed (cargo skips up-to-date crates).
+# cheap when nothing changed (cargo skips up-to-date crates; the JavaScript and Python builds
+# skip a component whose inputs and tool version match the stamp left next to it in dist/).
+# The JavaScript and Python tools are installed from npm and PyPI, at pinned versions, into
+# guest-examples/.tools/ (ignored by git) the first time they are needed.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,6 +26,21 @@ install_component() {
     fi
     cp -f "$src" "$DIST/$name.wasm"
     log "$name.wasm ($(wc -c <"$DIST/$name.wasm") bytes)"
+}
+
+# hash_inputs FILE...: one sha256 over the names and contents of the given files (in order).
+hash_inputs() {
+    local f
+    for f in "$@"; do
+        printf '%s\n' "${f#"$HERE/"}"
+        sha256sum <"$f"
+    done | sha256sum | cut -d' ' -f1
+}
+
+# up_to_date NAME STAMP: whether $DIST/NAME.wasm was built from inputs hashing to STAMP.
+up_to_date() {
+    local name="$1" stamp="$2"
+    [[ -s "$DIST/$name.wasm" && -f "$DIST/.$name.stamp" && "$(cat "$DIST/.$name.stamp")" == "$stamp" ]]
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -74,10 +92,128 @@ build_rust() {
     done
 }
 
+# ---------------------------------------------------------------------------------------------
+# JavaScript: guest-examples/js, one folder per component (index.js, an ES module), sharing
+# js/lib/. Each is made a component with componentize-js (SpiderMonkey inside, ~12 MB), whose
+# exact version is pinned in js/package.json and js/package-lock.json and installed into
+# .tools/npm. The features the gateway does not offer (wasi:http) or the examples do not need
+# (random, clocks) are disabled; stdio stays, so that an uncaught exception reaches the
+# attempt's guest logs.
+# ---------------------------------------------------------------------------------------------
+JS_EXAMPLES=(
+    js-adobe-to-json:transformer
+    js-json-ok-condition:condition
+)
+JS_DISABLED_FEATURES=(http fetch-event random clocks)
+
+build_js() {
+    local src="$HERE/js" tools="$HERE/.tools/npm"
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        log "error: node and npm are needed for the JavaScript examples (Node.js 18 or later)"
+        exit 1
+    fi
+    # (Re)install when the pinned versions changed. `npm install` with the committed lock file
+    # (not `npm ci`: npm records no entries for other platforms' optional packages, which
+    # `npm ci` then refuses as out of sync).
+    local lock_hash
+    lock_hash="$(hash_inputs "$src/package.json" "$src/package-lock.json")"
+    if [[ ! -f "$tools/.installed-$lock_hash" ]]; then
+        log "installing componentize-js into ${tools#"$HERE/"} (npm)"
+        rm -rf "$tools"
+        mkdir -p "$tools"
+        cp "$src/package.json" "$src/package-lock.json" "$tools/"
+        (cd "$tools" && npm install --no-audit --no-fund --no-save --loglevel=error </dev/null)
+        touch "$tools/.installed-$lock_hash"
+    fi
+    local cli="$tools/node_modules/.bin/componentize-js"
+    local version
+    version="$(node -p 'require(process.argv[1]).version' \
+        "$tools/node_modules/@bytecodealliance/componentize-js/package.json")"
+    local disable=() feature
+    for feature in "${JS_DISABLED_FEATURES[@]}"; do
+        disable+=(--disable "$feature")
+    done
+
+    local entry name world sources stamp
+    for entry in "${JS_EXAMPLES[@]}"; do
+        name="${entry%%:*}" world="${entry#*:}"
+        mapfile -t sources < <(find "$src/$name" "$src/lib" "$HERE/../wit" -type f \
+            \( -name '*.js' -o -name '*.wit' \) | LC_ALL=C sort)
+        stamp="componentize-js $version $lock_hash ${JS_DISABLED_FEATURES[*]} $(hash_inputs "${sources[@]}")"
+        if up_to_date "$name" "$stamp"; then
+            log "$name.wasm is up to date"
+            continue
+        fi
+        log "building $name (componentize-js $version, world $world)"
+        rm -f "$DIST/.$name.stamp"
+        "$cli" "$src/$name/index.js" --wit "$HERE/../wit" \
+            --world-name "hookgate:plugin/$world@0.1.0" "${disable[@]}" \
+            --out "$DIST/.$name.partial.wasm" </dev/null
+        install_component "$DIST/.$name.partial.wasm" "$name"
+        rm -f "$DIST/.$name.partial.wasm"
+        printf '%s\n' "$stamp" >"$DIST/.$name.stamp"
+    done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Python: guest-examples/python, one folder per component (app.py, the module componentize-py
+# wraps), sharing python/lib/ (standard library only). Each is made a component with
+# componentize-py (CPython inside, ~18 MB), installed at the pinned version into
+# .tools/python with pip.
+# ---------------------------------------------------------------------------------------------
+PY_EXAMPLES=(
+    py-adobe-to-json:transformer
+    py-hmac-auth:authenticator
+)
+COMPONENTIZE_PY_VERSION=0.25.1
+
+build_python() {
+    local src="$HERE/python" tools="$HERE/.tools/python" python
+    python="$(command -v python3 || true)"
+    if [[ -z "$python" ]]; then
+        log "error: python3 (with pip) is needed for the Python examples"
+        exit 1
+    fi
+    if [[ ! -f "$tools/.installed-componentize-py-$COMPONENTIZE_PY_VERSION" ]]; then
+        log "installing componentize-py $COMPONENTIZE_PY_VERSION into ${tools#"$HERE/"} (pip)"
+        rm -rf "$tools"
+        "$python" -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore \
+            --target "$tools" "componentize-py==$COMPONENTIZE_PY_VERSION" </dev/null
+        touch "$tools/.installed-componentize-py-$COMPONENTIZE_PY_VERSION"
+    fi
+    # The tool is a Python extension module: run it with the tools folder on sys.path, but
+    # not through PYTHONPATH, so that nothing of it leaks into the component's module path.
+    componentize_py() {
+        "$python" -c 'import sys; sys.path.insert(0, sys.argv.pop(1)); sys.argv[0] = "componentize-py"
+from componentize_py import script; sys.exit(script())' "$tools" "$@" </dev/null
+    }
+
+    local entry name world sources stamp
+    for entry in "${PY_EXAMPLES[@]}"; do
+        name="${entry%%:*}" world="${entry#*:}"
+        mapfile -t sources < <(find "$src/$name" "$src/lib" "$HERE/../wit" -type f \
+            \( -name '*.py' -o -name '*.wit' \) | LC_ALL=C sort)
+        stamp="componentize-py $COMPONENTIZE_PY_VERSION $(hash_inputs "${sources[@]}")"
+        if up_to_date "$name" "$stamp"; then
+            log "$name.wasm is up to date"
+            continue
+        fi
+        log "building $name (componentize-py $COMPONENTIZE_PY_VERSION, world $world)"
+        rm -f "$DIST/.$name.stamp"
+        componentize_py --quiet --wit-path "$HERE/../wit" --world "hookgate:plugin/$world@0.1.0" \
+            componentize app --python-path "$src/$name" --python-path "$src/lib" \
+            --output "$DIST/.$name.partial.wasm"
+        install_component "$DIST/.$name.partial.wasm" "$name"
+        rm -f "$DIST/.$name.partial.wasm"
+        printf '%s\n' "$stamp" >"$DIST/.$name.stamp"
+    done
+}
+
 main() {
     mkdir -p "$DIST"
     build_rust
-    # Other languages go here, e.g. build_js, build_python (one function each, as above).
+    build_js
+    build_python
     log "done: $DIST"
 }
 

@@ -42,6 +42,7 @@ pub struct Ran {
 /// - transformer: `{"message": {event_id, message_id, received_at, headers, content_type, body}, "draft": {method, url, headers, body}}`
 ///   (without `draft`: POST to https://example.com/ with the message's body and content type)
 /// - condition: `{"request": {...}, "response": {status, headers, body}, "attempt": 1}`
+///   (without `request`: POST to https://example.com/ with no body)
 ///
 /// and in every world an optional `"config": {...}`, what the `config` import reads.
 pub fn run(runtime: &Runtime, wasm: &[u8], input: &Value) -> Result<Ran, RunError> {
@@ -71,7 +72,10 @@ pub fn run(runtime: &Runtime, wasm: &[u8], input: &Value) -> Result<Ran, RunErro
             split(runtime.transform(&prepared, config, &message, &draft), json::transform_json)
         }
         World::Condition => {
-            let request = json::outgoing_request(&field("request"), "request")?;
+            let request = match field("request") {
+                Value::Null => json::outgoing_request(&json!({}), "request")?,
+                request => json::outgoing_request(&request, "request")?,
+            };
             let response = json::response(&field("response"), "response")?;
             let attempt = field("attempt").as_u64().and_then(|a| u32::try_from(a).ok()).unwrap_or(1);
             split(runtime.evaluate(&prepared, config, &request, &response, attempt), json::verdict_json)

@@ -152,3 +152,25 @@ async fn versions_and_a_dry_run_against_stored_traffic() {
     let unknown = dry(9).await;
     unknown.assert_error(404, "component_not_found");
 }
+
+/// `component new --lang js|python` gives projects that build with their one command and
+/// run in the sandbox (their tools come from npm and PyPI, as for the guest examples).
+#[test]
+fn new_js_and_python_projects_build_and_run() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = write_input(dir.path(), &json!({"message": {"message_id": "m1", "event_id": "orders", "body": {"order": 7}}}));
+    for lang in ["js", "python"] {
+        let project = dir.path().join(format!("{lang}-shape"));
+        let out = hookgate(&["component", "new", "transformer", "--lang", lang, &project.display().to_string()]);
+        assert!(out.status.success(), "{out:?}");
+        let built = Command::new("bash").arg(project.join("build.sh")).output().expect("bash");
+        assert!(built.status.success(), "{lang} build failed:\n{}", String::from_utf8_lossy(&built.stderr));
+        let wasm = project.join(format!("dist/{lang}-shape.wasm")).display().to_string();
+        let out = hookgate(&["component", "run", &wasm, "--input", &input, "--guest-time-ms", "5000"]);
+        assert!(out.status.success(), "{lang}: {}", String::from_utf8_lossy(&out.stderr));
+        let report = stdout_json(&out);
+        let body: Value = serde_json::from_str(report["output"]["send"]["body"].as_str().expect("body")).expect("json");
+        assert_eq!(body, json!({"event": "orders", "data": {"order": 7}}), "{lang}");
+        assert_eq!(report["logs"][0]["message"], "transformed m1", "{lang}");
+    }
+}
