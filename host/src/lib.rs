@@ -42,6 +42,8 @@ use store::Store;
 pub struct App {
     pub settings: Settings,
     pub store: Arc<Store>,
+    /// Durable writes of ingested messages, many per disk sync.
+    pub committer: store::Committer,
     pub components: Registry,
     /// Wakes the delivery dispatcher when new deliveries are queued.
     pub queue_changed: Notify,
@@ -80,13 +82,14 @@ pub enum StartError {
 }
 
 impl App {
-    /// Opens the store and the runtime. The admin tokens come from the caller (the binary
+    /// Opens the store and the runtime (inside a tokio runtime: it starts the store's writer). The admin tokens come from the caller (the binary
     /// reads them from the environment, the data directory and `--admin-tokens-file`).
     pub fn open(settings: Settings, admin_tokens: Vec<AdminToken>) -> Result<Arc<App>, StartError> {
         let store = Arc::new(Store::open(&settings.data_dir.join("db"), settings.cache_bytes)?);
         let runtime = Runtime::new(settings.guest_limits.clone())?;
         Ok(Arc::new(App {
             components: Registry::new(runtime, store.clone(), settings.compile_cache.clone()),
+            committer: store::Committer::start(store.clone()),
             store,
             settings,
             queue_changed: Notify::new(),

@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 use crate::model::{new_message_id, now_ms, rfc3339_now, DeliveryRecord, DeliveryStatus, EventConfig, MessageRecord};
 use crate::runtime::{AuthDecision, IncomingRequest};
-use crate::store::{Inserted, StoreError};
+use crate::store::{Inserted, NewMessage, StoreError};
 use crate::App;
 
 /// An HTTP request that fires an event, as the API received it.
@@ -166,16 +166,19 @@ async fn persist(
             attempts: Vec::new(),
         })
         .collect();
-    let inserted = app.store.insert_message(
-        &message,
-        &request.body,
-        &deliveries,
-        message.received_at_ms,
-        request.idempotency_key.as_deref(),
-    )?;
-    app.store.flush().await?;
+    let deliveries_count = deliveries.len();
+    let inserted = app
+        .committer
+        .commit(NewMessage {
+            due_ms: message.received_at_ms,
+            idempotency_key: request.idempotency_key,
+            message,
+            body: request.body,
+            deliveries,
+        })
+        .await?;
     match inserted {
-        Inserted::New => Ok(Accepted { message_id, deliveries: deliveries.len() }),
+        Inserted::New => Ok(Accepted { message_id, deliveries: deliveries_count }),
         Inserted::Existing(message_id) => {
             let deliveries = app.store.deliveries_of(&message_id)?.len();
             Ok(Accepted { message_id, deliveries })

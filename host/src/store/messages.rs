@@ -49,10 +49,19 @@ pub enum Inserted {
     Existing(String),
 }
 
+/// A message to store, with its body and its pending deliveries (due at `due_ms`).
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub message: MessageRecord,
+    pub body: bytes::Bytes,
+    pub deliveries: Vec<DeliveryRecord>,
+    pub due_ms: u64,
+    /// When set and used by a message of the last 24 h, nothing is stored.
+    pub idempotency_key: Option<String>,
+}
+
 impl Store {
-    /// Stores a message, its body and its pending deliveries (due now) in one transaction,
-    /// unless `idempotency_key` already names a message. Not yet flushed: call
-    /// [`Store::flush`] before acknowledging.
+    /// Stores one message; see [`Store::insert_messages`].
     pub fn insert_message(
         &self,
         message: &MessageRecord,
@@ -61,31 +70,51 @@ impl Store {
         due_ms: u64,
         idempotency_key: Option<&str>,
     ) -> Result<Inserted> {
+        let new = NewMessage {
+            message: message.clone(),
+            body: bytes::Bytes::copy_from_slice(body),
+            deliveries: deliveries.to_vec(),
+            due_ms,
+            idempotency_key: idempotency_key.map(str::to_string),
+        };
+        Ok(self.insert_messages(std::slice::from_ref(&new))?.pop().unwrap_or(Inserted::New))
+    }
+
+    /// Stores messages, their bodies and their pending deliveries in one transaction (one
+    /// entry in the log, whatever the batch size), each unless its idempotency key already
+    /// names a message. Not yet flushed: call [`Store::flush`] before acknowledging.
+    pub fn insert_messages(&self, batch: &[NewMessage]) -> Result<Vec<Inserted>> {
         let trees = (&self.messages, &self.bodies, &self.by_event, &self.deliveries, &self.queue, &self.idempotency);
         trees
             .transaction(|(messages, bodies, by_event, delivery_tree, queue, idempotency)| {
-                let id = message.message_id.as_str();
-                if let Some(key) = idempotency_key {
-                    if let Some(existing) = idempotency.get(key)? {
-                        let existing = String::from_utf8_lossy(&existing).into_owned();
-                        let created = message_id_time_ms(&existing).unwrap_or(0);
-                        if message.received_at_ms < created.saturating_add(IDEMPOTENCY_WINDOW_MS) {
-                            return Ok(Inserted::Existing(existing));
+                let mut outcomes = Vec::with_capacity(batch.len());
+                'messages: for new in batch {
+                    let message = &new.message;
+                    let id = message.message_id.as_str();
+                    if let Some(key) = new.idempotency_key.as_deref() {
+                        if let Some(existing) = idempotency.get(key)? {
+                            let existing = String::from_utf8_lossy(&existing).into_owned();
+                            let created = message_id_time_ms(&existing).unwrap_or(0);
+                            if message.received_at_ms < created.saturating_add(IDEMPOTENCY_WINDOW_MS) {
+                                outcomes.push(Inserted::Existing(existing));
+                                continue 'messages;
+                            }
+                        }
+                        idempotency.insert(key, id)?;
+                    }
+                    messages.insert(id, encode(message))?;
+                    bodies.insert(id, new.body.as_ref())?;
+                    by_event.insert(by_event_key(&message.event_id, id), &[])?;
+                    for delivery in &new.deliveries {
+                        let key = delivery_key(id, &delivery.target);
+                        delivery_tree.insert(key.as_str(), encode(delivery))?;
+                        if delivery.status == DeliveryStatus::Pending {
+                            queue.insert(queue_key(new.due_ms, &key), &[])?;
                         }
                     }
-                    idempotency.insert(key, id)?;
+                    outcomes.push(Inserted::New);
                 }
-                messages.insert(id, encode(message))?;
-                bodies.insert(id, body)?;
-                by_event.insert(by_event_key(&message.event_id, id), &[])?;
-                for delivery in deliveries {
-                    let key = delivery_key(id, &delivery.target);
-                    delivery_tree.insert(key.as_str(), encode(delivery))?;
-                    if delivery.status == DeliveryStatus::Pending {
-                        queue.insert(queue_key(due_ms, &key), &[])?;
-                    }
-                }
-                Ok(Inserted::New)
+                Ok(outcomes)
             })
             .map_err(StoreError::from)
     }

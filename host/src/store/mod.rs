@@ -13,6 +13,7 @@
 //!
 //! Message ids are time-ordered, so every tree keyed by them iterates oldest first.
 
+mod committer;
 mod components;
 mod events;
 mod messages;
@@ -22,7 +23,8 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use messages::{delivery_key, Inserted, QueueEntry};
+pub use committer::Committer;
+pub use messages::{delivery_key, Inserted, NewMessage, QueueEntry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -39,6 +41,8 @@ pub enum StoreError {
     Lost { path: String, marker: String },
     #[error("cannot write {path}: {source}")]
     Marker { path: String, source: std::io::Error },
+    #[error("storage error: {0}")]
+    Commit(String),
 }
 
 impl From<sled::transaction::TransactionError<StoreError>> for StoreError {

@@ -1,0 +1,101 @@
+//! Filling a data directory with many stored messages before the gateway starts on it
+//! (section 5). Written with the gateway's own store code (`hookgate::store::Store`, the
+//! same transaction `insert_message` the ingest path runs), as messages that were delivered:
+//! a 1 KiB body, the message record, one delivered delivery with one attempt, no queue
+//! entry. One flush at the end instead of one per message, so a million take about a
+//! minute instead of the gateway's ingest rate.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Result};
+use hookgate::model::{new_message_id, now_ms, rfc3339_now, DeliveryRecord, MessageRecord};
+use serde_json::json;
+use hookgate::store::Store;
+
+use crate::net::adobe_body;
+
+/// The sled cache the gateway uses (`Settings::new`: 64 MiB).
+const CACHE_BYTES: u64 = 64 << 20;
+
+pub struct Filled {
+    pub messages: u64,
+    pub took: Duration,
+}
+
+pub async fn fill(data_dir: &Path, event_id: &str, target_url: &str, count: u64, threads: usize) -> Result<Filled> {
+    let started = Instant::now();
+    let store = Arc::new(Store::open(&data_dir.join("db"), CACHE_BYTES).map_err(|e| anyhow!("{e}"))?);
+    let next = Arc::new(AtomicU64::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..threads.max(1) {
+        let (store, next) = (store.clone(), next.clone());
+        let (event_id, target_url) = (event_id.to_string(), target_url.to_string());
+        workers.push(tokio::task::spawn_blocking(move || -> Result<()> {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= count {
+                    return Ok(());
+                }
+                let body = adobe_body(1_000_000_000 + i, 1024);
+                let message_id = new_message_id();
+                let at_ms = now_ms();
+                let received_at = rfc3339_now();
+                // Built from JSON so that fields the gateway adds later with a default do
+                // not break the bench.
+                let message: MessageRecord = serde_json::from_value(json!({
+                    "message_id": message_id,
+                    "event_id": event_id,
+                    "received_at": received_at,
+                    "received_at_ms": at_ms,
+                    "headers": [
+                        ["content-type", "application/json"],
+                        ["content-length", body.len().to_string()],
+                        ["user-agent", "hookgate-bench"],
+                    ],
+                    "content_type": "application/json",
+                    "body_size": body.len(),
+                }))?;
+                let delivery: DeliveryRecord = serde_json::from_value(json!({
+                    "message_id": message_id,
+                    "target": "t1",
+                    "status": "delivered",
+                    "attempts": [{
+                        "at": received_at,
+                        "duration_ms": 1,
+                        "status_code": 200,
+                        "error": null,
+                        "response_excerpt": "{\"ok\":true}",
+                        "request": {
+                            "method": "POST",
+                            "url": target_url,
+                            "headers": [
+                                ["content-type", "application/json"],
+                                ["webhook-id", message_id],
+                                ["webhook-timestamp", (at_ms / 1000).to_string()],
+                                ["webhook-signature", "***"],
+                            ],
+                            "body_excerpt": String::from_utf8_lossy(&body),
+                        },
+                        "guest_logs": [],
+                    }],
+                }))?;
+                store.insert_message(&message, &body, &[delivery], at_ms, None).map_err(|e| anyhow!("{e}"))?;
+                if i > 0 && i % 100_000 == 0 {
+                    eprintln!("[bench]   {i} messages stored ({:.0}/s)", i as f64 / started.elapsed().as_secs_f64());
+                }
+            }
+        }));
+    }
+    for w in workers {
+        w.await??;
+    }
+    store.flush().await.map_err(|e| anyhow!("{e}"))?;
+    drop(store);
+    // sled closes in the background when the last handle goes; give it a moment to release
+    // the directory lock before the gateway opens it.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Ok(Filled { messages: count, took: started.elapsed() })
+}

@@ -1,0 +1,215 @@
+//! Section 3: what one guest call costs (fresh sandbox, instantiate, call), measured with the
+//! gateway's own runtime in this process, beside the same logic as a native Rust function.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use hookgate::runtime::{GuestLimits, GuestMessage, IncomingRequest, OutgoingRequest, Prepared, Runtime, TransformResult};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::net::{adobe_body, hmac_hex};
+use crate::stats::{factor, pct_ns, us, Row, Table};
+
+/// Samples, sorted, in nanoseconds.
+struct Samples(Vec<u64>);
+
+impl Samples {
+    fn median_us(&self) -> f64 {
+        pct_ns(&self.0, 50.0) / 1000.0
+    }
+    fn p99_us(&self) -> f64 {
+        pct_ns(&self.0, 99.0) / 1000.0
+    }
+}
+
+/// Runs `f` `warmup` times unmeasured, then up to `max` times (and at most `budget` long).
+fn sample(warmup: usize, max: usize, budget: Duration, mut f: impl FnMut() -> Result<()>) -> Result<Samples> {
+    for _ in 0..warmup {
+        f()?;
+    }
+    let end = Instant::now() + budget;
+    let mut ns = Vec::with_capacity(max);
+    while ns.len() < max && (ns.len() < 20 || Instant::now() < end) {
+        let t = Instant::now();
+        f()?;
+        ns.push(t.elapsed().as_nanos() as u64);
+    }
+    ns.sort_unstable();
+    Ok(Samples(ns))
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    data: Data,
+}
+
+#[derive(Deserialize)]
+struct Data {
+    uid: String,
+    event: String,
+    value: Map<String, Value>,
+}
+
+/// What `adobe-to-json` does, natively: parse the envelope, flatten `value` + `uid` +
+/// `event`, serialize, and set the two headers on the draft.
+pub fn native_adobe_to_json(message: &GuestMessage, mut draft: OutgoingRequest) -> Result<OutgoingRequest, String> {
+    let Data { uid, event, value } = serde_json::from_slice::<Envelope>(&message.body).map_err(|e| e.to_string())?.data;
+    let mut flat = value;
+    flat.insert("uid".into(), Value::String(uid));
+    flat.insert("event".into(), Value::String(event.clone()));
+    draft.body = serde_json::to_vec(&flat).map_err(|e| e.to_string())?;
+    draft.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+    draft.headers.push(("content-type".into(), "application/json".into()));
+    draft.headers.push(("x-hookgate-event".into(), event));
+    Ok(draft)
+}
+
+/// Compiled code for `wasm`: from the shared compile cache when the gateway already put it
+/// there (same wasmtime, same engine settings), else compiled now.
+fn prepare(runtime: &Runtime, wasm: &[u8], cache_dir: &Path) -> Result<(Prepared, &'static str)> {
+    let key = format!("{}-{}", hookgate::runtime::sha256_hex(wasm), runtime.engine_hash());
+    let cached = cache_dir.join(format!("{key}.cwasm"));
+    if let Ok(artifact) = std::fs::read(&cached) {
+        if let Ok((_, prepared)) = runtime.load_artifact(&artifact) {
+            return Ok((prepared, "taken from the compile cache"));
+        }
+    }
+    let (_, prepared, artifact) = runtime.compile(wasm).map_err(|e| anyhow!("{e}"))?;
+    // Leave it where the gateway looks (written aside and renamed, as the gateway does).
+    let partial = cached.with_extension(format!("{}.partial", std::process::id()));
+    if std::fs::create_dir_all(cache_dir).and_then(|_| std::fs::write(&partial, &artifact)).and_then(|_| std::fs::rename(&partial, &cached)).is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    Ok((prepared, "compiled by the bench (not in the compile cache yet)"))
+}
+
+pub struct WasmResult {
+    pub table: Table,
+    /// Median of the Rust transformer, µs.
+    pub rust_median_us: Option<f64>,
+}
+
+pub fn run(dist: &Path, cache_dir: &Path, iterations: usize) -> Result<WasmResult> {
+    let runtime = Runtime::new(GuestLimits::default()).map_err(|e| anyhow!("{e}"))?;
+    let body = adobe_body(1, 1024).to_vec();
+    let message = GuestMessage {
+        event_id: crate::net::EVENT_NAME.into(),
+        message_id: "msg_0197f0c0a0b07c1e9b2d3f4a5b6c7d8e".into(),
+        received_at: 1_750_000_000_000,
+        headers: vec![("content-type".into(), "application/json".into()), ("user-agent".into(), "hookgate-bench".into())],
+        content_type: Some("application/json".into()),
+        body: body.clone(),
+    };
+    let draft = OutgoingRequest {
+        method: "POST".into(),
+        url: "http://127.0.0.1:9/hook".into(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.clone(),
+    };
+    let budget = Duration::from_secs(5);
+    let mut table = Table::new("3. WASM cost per call (fresh sandbox + instantiate + call, 1 KiB message, in process)");
+
+    let native = sample(1000, iterations * 10, budget, || {
+        native_adobe_to_json(&message, draft.clone()).map(drop).map_err(|e| anyhow!(e))
+    })?;
+    // The native output, to check that the guests do the same thing.
+    let expected: Value = serde_json::from_slice(&native_adobe_to_json(&message, draft.clone()).map_err(|e| anyhow!(e))?.body)?;
+
+    let mut rust_median_us = None;
+    for (name, lang) in [("adobe-to-json", "Rust"), ("js-adobe-to-json", "JavaScript"), ("py-adobe-to-json", "Python")] {
+        let path = dist.join(format!("{name}.wasm"));
+        let Ok(wasm) = std::fs::read(&path) else {
+            table.note(format!(
+                "{lang} transformer `{name}` skipped: {} is not there (guest-examples/build.sh does not build it yet)",
+                path.display()
+            ));
+            continue;
+        };
+        let (prepared, source) = prepare(&runtime, &wasm, cache_dir).with_context(|| format!("{name}"))?;
+        let call = || -> Result<TransformResult> {
+            let call = runtime.transform(&prepared, BTreeMap::new(), &message, &draft);
+            call.result.map_err(|e| anyhow!("{name}: {e}"))
+        };
+        match call()? {
+            TransformResult::Send(out) => {
+                let got: Value = serde_json::from_slice(&out.body).context("transformer output is not JSON")?;
+                if got != expected {
+                    table.note(format!("{name}: output differs from the native function: {got}"));
+                }
+            }
+            other => return Err(anyhow!("{name} did not send: {other:?}")),
+        }
+        let s = sample(20, iterations, budget, || call().map(drop))?;
+        if lang == "Rust" {
+            rust_median_us = Some(s.median_us());
+        }
+        table.row(Row::new(
+            format!("`{name}` ({lang}) median"),
+            us(s.median_us()),
+            us(native.median_us()),
+            factor(s.median_us(), native.median_us()),
+            "native Rust fn, same logic",
+        ));
+        table.row(Row::new(
+            format!("`{name}` ({lang}) p99"),
+            us(s.p99_us()),
+            us(native.p99_us()),
+            factor(s.p99_us(), native.p99_us()),
+            "native Rust fn, same logic",
+        ));
+        table.note(format!("{name}: {} calls; compiled code {source}", s.0.len()));
+    }
+
+    // The authenticator of section 2, for the same reading of its cost.
+    if let Ok(wasm) = std::fs::read(dist.join("hmac-auth.wasm")) {
+        let (prepared, _) = prepare(&runtime, &wasm, cache_dir)?;
+        let secret = "bench-secret";
+        let signature = hmac_hex(secret.as_bytes(), &body);
+        let request = IncomingRequest {
+            method: "POST".into(),
+            path: format!("/v1/events/{}", crate::net::EVENT_NAME),
+            query: String::new(),
+            headers: vec![("content-type".into(), "application/json".into()), ("x-signature".into(), signature.clone())],
+            body: body.clone(),
+        };
+        let config: BTreeMap<String, Value> = [("secret".to_string(), Value::String(secret.into()))].into();
+        let call = || -> Result<()> {
+            match runtime.authenticate(&prepared, config.clone(), &request).result {
+                Ok(hookgate::runtime::AuthDecision::Allow) => Ok(()),
+                other => Err(anyhow!("hmac-auth did not allow: {other:?}")),
+            }
+        };
+        let native_hmac = sample(1000, iterations * 10, budget, || {
+            let sig = request.headers.iter().find(|(k, _)| k == "x-signature").map(|(_, v)| v.as_str()).unwrap_or("");
+            if hmac_hex(secret.as_bytes(), &request.body) == sig {
+                Ok(())
+            } else {
+                Err(anyhow!("native hmac mismatch"))
+            }
+        })?;
+        let s = sample(20, iterations, budget, call)?;
+        table.row(Row::new(
+            "`hmac-auth` (Rust authenticator) median",
+            us(s.median_us()),
+            us(native_hmac.median_us()),
+            factor(s.median_us(), native_hmac.median_us()),
+            "native HMAC-SHA256 check",
+        ));
+        table.row(Row::new(
+            "`hmac-auth` (Rust authenticator) p99",
+            us(s.p99_us()),
+            us(native_hmac.p99_us()),
+            factor(s.p99_us(), native_hmac.p99_us()),
+            "native HMAC-SHA256 check",
+        ));
+    }
+    table.note(format!(
+        "one thread, `hookgate::runtime::Runtime` with `GuestLimits::default()` (the gateway's code path: \
+         `Runtime::transform` / `authenticate`); native baseline: {} calls",
+        native.0.len()
+    ));
+    Ok(WasmResult { table, rust_median_us })
+}
