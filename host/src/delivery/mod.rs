@@ -207,12 +207,9 @@ impl Worker {
             self.app.metrics.settled(&event_id, &delivery.target, delivery.status);
         }
         // Durable before the next attempt is taken, so that the log survives a crash.
-        let saved = store.save_delivery(Some(&entry), &delivery);
-        if let Err(e) = match saved {
-            Ok(()) => store.flush().await,
-            Err(e) => Err(e),
-        } {
-            tracing::error!("cannot record the attempt of {}: {e}", entry.delivery_key);
+        let key = entry.delivery_key.clone();
+        if let Err(e) = self.app.committer.record(entry, delivery).await {
+            tracing::error!("cannot record the attempt of {key}: {e}");
         }
     }
 }

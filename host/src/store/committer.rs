@@ -1,22 +1,23 @@
-//! Group commit of ingested messages: one task writes whatever has queued up in one
-//! transaction and makes it durable with one flush, then answers every waiting ingest.
-//! While a flush runs, the next batch gathers, so the cost of a disk sync is shared by all
-//! the ingests that arrive during it (the store's log syncs once per flush, however small).
+//! Group commit of the pipeline's writes (ingested messages, attempt outcomes): one task
+//! writes whatever has queued up in one transaction and makes it durable with one flush,
+//! then answers every waiting caller. While a flush runs, the next batch gathers, so the
+//! cost of a disk sync is shared by all the writes that arrive during it (the store's log
+//! syncs once per transaction and per flush, however small they are).
 
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Inserted, NewMessage, Result, Store, StoreError};
+use super::{DeliveryRecord, Inserted, NewMessage, QueueEntry, Result, Store, StoreError, Write};
 
 /// Most messages written in one transaction.
 const MAX_BATCH: usize = 512;
 
-type Reply = oneshot::Sender<Result<Inserted>>;
+type Reply = oneshot::Sender<Result<Option<Inserted>>>;
 
-/// The handle ingests commit through; cheap to share.
+/// The handle ingests and delivery workers write through.
 pub struct Committer {
-    queue: mpsc::Sender<(NewMessage, Reply)>,
+    queue: mpsc::Sender<(Write, Reply)>,
 }
 
 impl Committer {
@@ -29,19 +30,28 @@ impl Committer {
 
     /// Stores `message` durably (on disk when this returns `Ok`).
     pub async fn commit(&self, message: NewMessage) -> Result<Inserted> {
+        Ok(self.write(Write::Message(message)).await?.unwrap_or(Inserted::New))
+    }
+
+    /// Records the outcome of an attempt durably, in place of its claimed queue entry.
+    pub async fn record(&self, claimed: QueueEntry, delivery: DeliveryRecord) -> Result<()> {
+        self.write(Write::Attempt { claimed, delivery }).await.map(|_| ())
+    }
+
+    async fn write(&self, write: Write) -> Result<Option<Inserted>> {
         let (reply, answer) = oneshot::channel();
         let stopped = || StoreError::Commit("the store's writer has stopped".into());
-        self.queue.send((message, reply)).await.map_err(|_| stopped())?;
+        self.queue.send((write, reply)).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
 
-async fn write_batches(store: Arc<Store>, mut pending: mpsc::Receiver<(NewMessage, Reply)>) {
+async fn write_batches(store: Arc<Store>, mut pending: mpsc::Receiver<(Write, Reply)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while pending.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (messages, replies): (Vec<NewMessage>, Vec<Reply>) = batch.drain(..).unzip();
+        let (writes, replies): (Vec<Write>, Vec<Reply>) = batch.drain(..).unzip();
         let writer = store.clone();
-        let written = tokio::task::spawn_blocking(move || writer.insert_messages(&messages))
+        let written = tokio::task::spawn_blocking(move || writer.apply(&writes))
             .await
             .unwrap_or_else(|e| Err(StoreError::Commit(format!("the write failed: {e}"))));
         let durable = match written {

@@ -60,6 +60,16 @@ pub struct NewMessage {
     pub idempotency_key: Option<String>,
 }
 
+/// One write of the pipeline; [`Store::apply`] applies many in one transaction.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// A message accepted by ingest.
+    Message(NewMessage),
+    /// The outcome of an attempt: the delivery replaces its claimed queue entry, and is
+    /// queued again at its next attempt time while it is still pending.
+    Attempt { claimed: QueueEntry, delivery: DeliveryRecord },
+}
+
 impl Store {
     /// Stores one message; see [`Store::insert_messages`].
     pub fn insert_message(
@@ -84,11 +94,31 @@ impl Store {
     /// entry in the log, whatever the batch size), each unless its idempotency key already
     /// names a message. Not yet flushed: call [`Store::flush`] before acknowledging.
     pub fn insert_messages(&self, batch: &[NewMessage]) -> Result<Vec<Inserted>> {
+        let writes: Vec<Write> = batch.iter().cloned().map(Write::Message).collect();
+        Ok(self.apply(&writes)?.into_iter().flatten().collect())
+    }
+
+    /// Applies `batch` in one transaction; for each write, what became of a message
+    /// (`None` for an attempt). Not yet flushed.
+    pub fn apply(&self, batch: &[Write]) -> Result<Vec<Option<Inserted>>> {
         let trees = (&self.messages, &self.bodies, &self.by_event, &self.deliveries, &self.queue, &self.idempotency);
         trees
             .transaction(|(messages, bodies, by_event, delivery_tree, queue, idempotency)| {
                 let mut outcomes = Vec::with_capacity(batch.len());
-                'messages: for new in batch {
+                'writes: for write in batch {
+                    let new = match write {
+                        Write::Attempt { claimed, delivery } => {
+                            let key = delivery_key(&delivery.message_id, &delivery.target);
+                            queue.remove(claimed.key())?;
+                            delivery_tree.insert(key.as_str(), encode(delivery))?;
+                            if delivery.status == DeliveryStatus::Pending {
+                                queue.insert(queue_key(delivery.next_attempt_at_ms.unwrap_or(0), &key), &[])?;
+                            }
+                            outcomes.push(None);
+                            continue 'writes;
+                        }
+                        Write::Message(new) => new,
+                    };
                     let message = &new.message;
                     let id = message.message_id.as_str();
                     if let Some(key) = new.idempotency_key.as_deref() {
@@ -96,8 +126,8 @@ impl Store {
                             let existing = String::from_utf8_lossy(&existing).into_owned();
                             let created = message_id_time_ms(&existing).unwrap_or(0);
                             if message.received_at_ms < created.saturating_add(IDEMPOTENCY_WINDOW_MS) {
-                                outcomes.push(Inserted::Existing(existing));
-                                continue 'messages;
+                                outcomes.push(Some(Inserted::Existing(existing)));
+                                continue 'writes;
                             }
                         }
                         idempotency.insert(key, id)?;
@@ -112,7 +142,7 @@ impl Store {
                             queue.insert(queue_key(new.due_ms, &key), &[])?;
                         }
                     }
-                    outcomes.push(Inserted::New);
+                    outcomes.push(Some(Inserted::New));
                 }
                 Ok(outcomes)
             })

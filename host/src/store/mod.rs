@@ -23,8 +23,10 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::model::DeliveryRecord;
+
 pub use committer::Committer;
-pub use messages::{delivery_key, Inserted, NewMessage, QueueEntry};
+pub use messages::{delivery_key, Inserted, NewMessage, QueueEntry, Write};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
