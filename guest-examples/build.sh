@@ -94,11 +94,11 @@ build_rust() {
 
 # ---------------------------------------------------------------------------------------------
 # JavaScript: guest-examples/js, one folder per component (index.js, an ES module), sharing
-# js/lib/. Each is made a component with componentize-js (SpiderMonkey inside, ~12 MB), whose
-# exact version is pinned in js/package.json and js/package-lock.json and installed into
-# .tools/npm. The features the gateway does not offer (wasi:http) or the examples do not need
-# (random, clocks) are disabled; stdio stays, so that an uncaught exception reaches the
-# attempt's guest logs.
+# js/lib/ if there is one (there is none today: each example stands alone). Each is made a
+# component with componentize-js (SpiderMonkey inside, ~12 MB), whose exact version is pinned
+# in js/package.json and js/package-lock.json and installed into .tools/npm. The features the
+# gateway does not offer (wasi:http) or the examples do not need (random, clocks) are
+# disabled; stdio stays, so that an uncaught exception reaches the attempt's guest logs.
 # ---------------------------------------------------------------------------------------------
 JS_EXAMPLES=(
     js-adobe-to-json:transformer
@@ -134,10 +134,14 @@ build_js() {
         disable+=(--disable "$feature")
     done
 
+    local shared=()
+    if [[ -d "$src/lib" ]]; then
+        shared=("$src/lib")
+    fi
     local entry name world sources stamp
     for entry in "${JS_EXAMPLES[@]}"; do
         name="${entry%%:*}" world="${entry#*:}"
-        mapfile -t sources < <(find "$src/$name" "$src/lib" "$HERE/../wit" -type f \
+        mapfile -t sources < <(find "$src/$name" "${shared[@]}" "$HERE/../wit" -type f \
             \( -name '*.js' -o -name '*.wit' \) | LC_ALL=C sort)
         stamp="componentize-js $version $lock_hash ${JS_DISABLED_FEATURES[*]} $(hash_inputs "${sources[@]}")"
         if up_to_date "$name" "$stamp"; then
@@ -157,9 +161,9 @@ build_js() {
 
 # ---------------------------------------------------------------------------------------------
 # Python: guest-examples/python, one folder per component (app.py, the module componentize-py
-# wraps), sharing python/lib/ (standard library only). Each is made a component with
-# componentize-py (CPython inside, ~18 MB), installed at the pinned version into
-# .tools/python with pip.
+# wraps), sharing python/lib/ if there is one (there is none today: each example stands alone).
+# Each is made a component with componentize-py (CPython inside, ~18 MB), installed at the
+# pinned version into .tools/python with pip.
 # ---------------------------------------------------------------------------------------------
 PY_EXAMPLES=(
     py-adobe-to-json:transformer
@@ -188,10 +192,15 @@ build_python() {
 from componentize_py import script; sys.exit(script())' "$tools" "$@" </dev/null
     }
 
+    local shared=() shared_path=()
+    if [[ -d "$src/lib" ]]; then
+        shared=("$src/lib")
+        shared_path=(--python-path "$src/lib")
+    fi
     local entry name world sources stamp
     for entry in "${PY_EXAMPLES[@]}"; do
         name="${entry%%:*}" world="${entry#*:}"
-        mapfile -t sources < <(find "$src/$name" "$src/lib" "$HERE/../wit" -type f \
+        mapfile -t sources < <(find "$src/$name" "${shared[@]}" "$HERE/../wit" -type f \
             \( -name '*.py' -o -name '*.wit' \) | LC_ALL=C sort)
         stamp="componentize-py $COMPONENTIZE_PY_VERSION $(hash_inputs "${sources[@]}")"
         if up_to_date "$name" "$stamp"; then
@@ -201,7 +210,7 @@ from componentize_py import script; sys.exit(script())' "$tools" "$@" </dev/null
         log "building $name (componentize-py $COMPONENTIZE_PY_VERSION, world $world)"
         rm -f "$DIST/.$name.stamp"
         componentize_py --quiet --wit-path "$HERE/../wit" --world "hookgate:plugin/$world@0.1.0" \
-            componentize app --python-path "$src/$name" --python-path "$src/lib" \
+            componentize app --python-path "$src/$name" "${shared_path[@]}" \
             --output "$DIST/.$name.partial.wasm"
         install_component "$DIST/.$name.partial.wasm" "$name"
         rm -f "$DIST/.$name.partial.wasm"
