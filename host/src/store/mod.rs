@@ -19,6 +19,7 @@ mod events;
 mod messages;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -41,10 +42,12 @@ pub enum StoreError {
          refusing to start with an empty store. Restore it from a backup, or remove {marker} to start afresh"
     )]
     Lost { path: String, marker: String },
-    #[error("cannot write {path}: {source}")]
-    Marker { path: String, source: std::io::Error },
+    #[error("cannot use {path}: {source}")]
+    File { path: String, source: std::io::Error },
     #[error("storage error: {0}")]
     Commit(String),
+    #[error("cannot sync the store to disk: {0}")]
+    Sync(std::io::Error),
 }
 
 impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
@@ -72,6 +75,11 @@ pub struct Store {
     queue: sled::Tree,
     idempotency: sled::Tree,
     commits: GroupCommit,
+    /// sled's log file. sled makes a flush stable with `sync_file_range`, which leaves the
+    /// file's metadata and the drive's cache unsynced; a 202 promises more, so every flush
+    /// ends with an `fdatasync` of the log (through this handle: it syncs the file, whoever
+    /// wrote it).
+    log_file: Arc<std::fs::File>,
 }
 
 /// Group commit: callers that ask for a flush while one is running are served by the next
@@ -108,6 +116,10 @@ impl Store {
             queue: tree("queue")?,
             idempotency: tree("idempotency")?,
             commits: GroupCommit::default(),
+            log_file: Arc::new(
+                std::fs::File::open(dir.join("db"))
+                    .map_err(|source| StoreError::File { path: dir.join("db").display().to_string(), source })?,
+            ),
             db,
         })
     }
@@ -125,7 +137,7 @@ impl Store {
             db.insert(BIRTH_KEY, crate::model::rfc3339_now().as_bytes())?;
             db.flush()?;
             std::fs::write(&marker, b"the sled store beside this file was created by hookgate\n")
-                .map_err(|source| StoreError::Marker { path: marker.display().to_string(), source })?;
+                .map_err(|source| StoreError::File { path: marker.display().to_string(), source })?;
         }
         Ok(())
     }
@@ -140,6 +152,11 @@ impl Store {
         }
         let covered = self.commits.requested.load(SeqCst);
         self.db.flush_async().await?;
+        let log = self.log_file.clone();
+        tokio::task::spawn_blocking(move || log.sync_data())
+            .await
+            .map_err(|e| StoreError::Commit(format!("the disk sync did not run: {e}")))?
+            .map_err(StoreError::Sync)?;
         self.commits.flushed.fetch_max(covered, SeqCst);
         Ok(())
     }
