@@ -129,7 +129,7 @@ macro_rules! read_methods {
     ($($ty:ident),*) => {$(
         impl $ty {
             /// The value of the first header named `name` (case-insensitively), if any.
-            /// See [`header`](crate::header()).
+            /// See [`header`](crate::header()), whose example shows the behaviour.
             pub fn header(&self, name: &str) -> Option<&str> {
                 header(&self.headers, name)
             }
