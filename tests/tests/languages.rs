@@ -18,8 +18,8 @@
 //! One gateway per role (one test each), every implementation of the role uploaded to it.
 //! Prerequisites: `cargo build -p hookgate --bins` and `guest-examples/build.sh`.
 //!
-//! `measure_upload_and_restart` (ignored) measures what a big component costs; see
-//! guest-examples/README.md, "Sizes and timings".
+//! `big_components_compile_once_at_upload_never_at_restart` also prints what a big component
+//! costs (run with `--nocapture`); see guest-examples/README.md, "Sizes and timings".
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -558,19 +558,15 @@ async fn authenticators_in_every_language_decide_the_same() {
 }
 
 // ------------------------------------------------------------------------------------------------
-// Measurements
+// Compiled once
 // ------------------------------------------------------------------------------------------------
 
-/// Measures, for a JavaScript and a Python component: the first upload (validation and
-/// compilation, no compile cache), the first event served, and a restart on the same data
-/// directory until the first event is served again, with the gateway's default guest limits.
-/// Prints one line per component.
-///
-/// `cargo test -p hookgate-tests --test languages -- --ignored --nocapture measure`
-/// (`HOOKGATE_BIN=target/release/hookgate` for the release build).
+/// A JavaScript and a Python component are compiled once, at upload (no shared compile
+/// cache here): serving events and restarting on the same data directory never compiles
+/// them again. Also prints what an integrator waits: the first upload, the first event, and
+/// a restart until the first event is served (README, "Sizes and timings").
 #[tokio::test]
-#[ignore = "a measurement, not a check: run it by hand"]
-async fn measure_upload_and_restart() {
+async fn big_components_compile_once_at_upload_never_at_restart() {
     let rx = Receiver::start();
     for name in ["js-adobe-to-json", "py-adobe-to-json"] {
         let cache = tempfile::tempdir().expect("tempdir");
@@ -598,6 +594,9 @@ async fn measure_upload_and_restart() {
         let first = t.elapsed();
         let first_attempt = attempts(&m["deliveries"][0])[0]["duration_ms"].clone();
 
+        let compiled = |logs: &str| logs.matches("compiled a component").count();
+        assert_eq!(compiled(&gw.logs()), 1, "{name} is compiled at upload, once:\n{}", gw.logs());
+
         let t = Instant::now();
         gw.restart();
         let listening = t.elapsed();
@@ -605,6 +604,7 @@ async fn measure_upload_and_restart() {
         let m = gw.wait_message_status(&id, "delivered", DEADLINE).await;
         let restart = t.elapsed();
         let restart_attempt = attempts(&m["deliveries"][0])[0]["duration_ms"].clone();
+        assert_eq!(compiled(&gw.logs()), 1, "{name} is not compiled again after a restart:\n{}", gw.logs());
         println!(
             "{name}: {:.1} MB, first upload {:.1} s, first event served in {} ms (attempt {first_attempt} ms), \
              restart to listening {} ms, restart to first event served {} ms (attempt {restart_attempt} ms)",

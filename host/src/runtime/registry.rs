@@ -131,7 +131,9 @@ impl Registry {
                 Err(e) => tracing::warn!("ignoring an unusable compile cache entry: {e}"),
             }
         }
+        let started = std::time::Instant::now();
         let compiled = self.runtime.compile(wasm)?;
+        tracing::info!(key, size = wasm.len(), took_ms = started.elapsed().as_millis() as u64, "compiled a component");
         if let Some(file) = cached_file {
             // Written aside and renamed, so a concurrent reader never sees half a file.
             let partial = file.with_extension(format!("{}.partial", std::process::id()));
