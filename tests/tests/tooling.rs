@@ -174,3 +174,21 @@ fn new_js_and_python_projects_build_and_run() {
         assert_eq!(report["logs"][0]["message"], "transformed m1", "{lang}");
     }
 }
+
+/// A component built against another major version of the contract (here: an example whose
+/// interface names were rewritten to `@0.2.0`) is refused at upload, naming both versions.
+#[tokio::test]
+async fn a_component_for_another_contract_version_is_refused() {
+    let mut wasm = std::fs::read(component_path("adobe-to-json")).expect("read");
+    for interface in ["transform", "types", "host"] {
+        let (old, new) = (format!("hookgate:plugin/{interface}@0.1.0"), format!("hookgate:plugin/{interface}@0.2.0"));
+        let mut at = 0;
+        while let Some(i) = wasm[at..].windows(old.len()).position(|w| w == old.as_bytes()) {
+            wasm[at + i..at + i + old.len()].copy_from_slice(new.as_bytes());
+            at += i + old.len();
+        }
+    }
+    let gw = Gateway::new();
+    let message = gw.put_component_bytes("future", wasm).await.assert_error(400, "invalid_component");
+    assert!(message.contains("hookgate:plugin@0.2.0") && message.contains("hookgate:plugin@0.1.0"), "{message}");
+}

@@ -118,6 +118,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_incompatible_contract_is_refused_naming_both_versions() {
+        let refusal = ComponentError::ContractVersion { found: "0.2.0".into() }.to_string();
+        assert!(refusal.contains("hookgate:plugin@0.2.0") && refusal.contains("hookgate:plugin@0.1.0"), "{refusal}");
+    }
+
+    #[test]
     fn contract_versions_follow_wit_semver() {
         assert!(compatible("0.1.0"));
         assert!(compatible("0.1.7"));
