@@ -13,6 +13,7 @@
 pub mod api;
 pub mod delivery;
 pub mod dry_run;
+pub mod guests;
 pub mod ingest;
 pub mod metrics;
 pub mod model;

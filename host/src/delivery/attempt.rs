@@ -10,7 +10,7 @@ use tracing::Instrument;
 use super::egress::{EgressPolicy, Forbidden};
 use super::{request, retry, signing, success, HttpClients};
 use crate::model::{
-    rfc3339_now, Attempt, Binding, DeliveryRecord, ErrorInfo, GuestLog, MessageRecord, RetryPolicy, SentRequest,
+    rfc3339_now, Attempt, DeliveryRecord, ErrorInfo, GuestLog, MessageRecord, RetryPolicy, SentRequest,
     TargetConfig,
 };
 use crate::runtime::{GuestCall, GuestResponse, OutgoingRequest, TransformResult, Verdict};
@@ -144,14 +144,14 @@ async fn deliver(app: &Arc<App>, client: &reqwest::Client, ctx: &Context, attemp
     };
     if let Some(binding) = &ctx.target.transformer {
         let message = request::guest_message(&ctx.message, &ctx.body);
-        let call = run_guest(app, binding, "transformer", move |app, prepared, config| {
+        let call = app.call_guest(binding, "transformer", move |app, prepared, config| {
             app.components.runtime().transform(prepared, config, &message, &request)
         })
         .instrument(tracing::info_span!("transform"))
         .await;
         let call = match call {
             Ok(call) => call,
-            Err(error) => return Outcome::Failed(error),
+            Err(failed) => return Outcome::Failed(ErrorInfo::new(failed.code, failed.message)),
         };
         trace.absorb("transformer", &call);
         request = match call.result {
@@ -180,31 +180,6 @@ async fn deliver(app: &Arc<App>, client: &reqwest::Client, ctx: &Context, attemp
     trace.status_code = Some(response.status);
     trace.response_excerpt = Some(excerpt(&response.body));
     evaluate(app, ctx, request, response, attempt, trace).instrument(tracing::info_span!("evaluate")).await
-}
-
-/// Runs a guest call for `binding` on the blocking pool (compiling the component first
-/// if this process has not loaded it yet).
-async fn run_guest<T: Send + 'static>(
-    app: &Arc<App>,
-    binding: &Binding,
-    role: &'static str,
-    call: impl FnOnce(&App, &crate::runtime::Prepared, std::collections::BTreeMap<String, serde_json::Value>) -> GuestCall<T>
-        + Send
-        + 'static,
-) -> Result<GuestCall<T>, ErrorInfo> {
-    let app = app.clone();
-    let binding = binding.clone();
-    tokio::task::spawn_blocking(move || {
-        let prepared = app
-            .components
-            .load(&binding.component)
-            .map_err(|e| ErrorInfo::new("component_unavailable", e.to_string()))?;
-        let done = call(&app, &prepared, binding.config);
-        app.metrics.guest_call(&binding.component, role, done.outcome(), done.duration);
-        Ok(done)
-    })
-    .await
-    .map_err(|e| ErrorInfo::new("guest_trap", format!("the guest call panicked in the host: {e}")))?
 }
 
 const FORBIDDEN_TARGET: &str = "forbidden_target";
@@ -333,13 +308,13 @@ async fn evaluate(
     }
     let Some(binding) = &ctx.target.condition else { return Outcome::Delivered };
     let guest_response = GuestResponse { status: response.status, headers: response.headers, body: response.body };
-    let call = run_guest(app, binding, "condition", move |app, prepared, config| {
+    let call = app.call_guest(binding, "condition", move |app, prepared, config| {
         app.components.runtime().evaluate(prepared, config, &request, &guest_response, attempt)
     })
     .await;
     let call = match call {
         Ok(call) => call,
-        Err(error) => return Outcome::Failed(error),
+        Err(failed) => return Outcome::Failed(ErrorInfo::new(failed.code, failed.message)),
     };
     trace.absorb("condition", &call);
     match call.result {

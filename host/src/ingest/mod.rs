@@ -96,7 +96,7 @@ pub async fn fire(app: &Arc<App>, event_id: &str, request: FireRequest) -> Resul
 }
 
 async fn authenticate(app: &Arc<App>, event: &EventConfig, request: &FireRequest) -> Result<(), IngestError> {
-    let Some(binding) = event.authenticator.clone() else { return Ok(()) };
+    let Some(binding) = &event.authenticator else { return Ok(()) };
     let guest_request = IncomingRequest {
         method: request.method.clone(),
         path: request.path.clone(),
@@ -104,20 +104,12 @@ async fn authenticate(app: &Arc<App>, event: &EventConfig, request: &FireRequest
         headers: request.headers.clone(),
         body: request.body.to_vec(),
     };
-    let runner = app.clone();
-    let call = tokio::task::spawn_blocking(move || {
-        let prepared = runner.components.load(&binding.component)?;
-        Ok::<_, crate::runtime::ResolveError>(runner.components.runtime().authenticate(
-            &prepared,
-            binding.config.clone(),
-            &guest_request,
-        ))
-    })
-    .await
-    .map_err(|e| IngestError::Authenticator { code: "guest_trap", message: e.to_string() })?
-    .map_err(|e| IngestError::Authenticator { code: "component_unavailable", message: e.to_string() })?;
-    let component = event.authenticator.as_ref().map_or("", |b| b.component.as_str());
-    app.metrics.guest_call(component, "authenticator", call.outcome(), call.duration);
+    let call = app
+        .call_guest(binding, "authenticator", move |app, prepared, config| {
+            app.components.runtime().authenticate(prepared, config, &guest_request)
+        })
+        .await
+        .map_err(|failed| IngestError::Authenticator { code: failed.code, message: failed.message })?;
     for log in &call.report.logs {
         tracing::info!(target: "hookgate::guest", level = %log.level, "authenticator: {}", log.message);
     }

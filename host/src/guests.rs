@@ -1,0 +1,43 @@
+//! Calling a bound component from the async pipeline: on the blocking pool (a call may
+//! run for its whole time budget), loading or compiling the component on first use, and
+//! counted in the metrics. Used by ingest (authenticator) and delivery (transformer,
+//! condition) alike.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::model::Binding;
+use crate::runtime::{GuestCall, Prepared};
+use crate::App;
+
+/// A call that could not start or finish in the host (not the guest's own failure, which
+/// is in [`GuestCall::result`]).
+#[derive(Debug)]
+pub struct CallFailed {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl App {
+    /// Runs `call` with the component `binding` names and the binding's config.
+    pub async fn call_guest<T: Send + 'static>(
+        self: &Arc<Self>,
+        binding: &Binding,
+        role: &'static str,
+        call: impl FnOnce(&App, &Prepared, BTreeMap<String, serde_json::Value>) -> GuestCall<T> + Send + 'static,
+    ) -> Result<GuestCall<T>, CallFailed> {
+        let app = self.clone();
+        let binding = binding.clone();
+        tokio::task::spawn_blocking(move || {
+            let prepared = app
+                .components
+                .load(&binding.component)
+                .map_err(|e| CallFailed { code: "component_unavailable", message: e.to_string() })?;
+            let done = call(&app, &prepared, binding.config);
+            app.metrics.guest_call(&binding.component, role, done.outcome(), done.duration);
+            Ok(done)
+        })
+        .await
+        .map_err(|e| CallFailed { code: "guest_trap", message: format!("the guest call panicked in the host: {e}") })?
+    }
+}
