@@ -37,10 +37,29 @@ hash_inputs() {
     done | sha256sum | cut -d' ' -f1
 }
 
-# up_to_date NAME STAMP: whether $DIST/NAME.wasm was built from inputs hashing to STAMP.
-up_to_date() {
+# build_if_changed NAME STAMP COMMAND...: unless $DIST/NAME.wasm was built from inputs
+# hashing to STAMP, runs COMMAND with $OUT set to a scratch file it must write the component
+# to, installs that as NAME and records STAMP. These builds take seconds to minutes.
+build_if_changed() {
     local name="$1" stamp="$2"
-    [[ -s "$DIST/$name.wasm" && -f "$DIST/.$name.stamp" && "$(cat "$DIST/.$name.stamp")" == "$stamp" ]]
+    shift 2
+    if [[ -s "$DIST/$name.wasm" && -f "$DIST/.$name.stamp" && "$(cat "$DIST/.$name.stamp")" == "$stamp" ]]; then
+        log "$name.wasm is up to date"
+        return
+    fi
+    log "building $name"
+    rm -f "$DIST/.$name.stamp"
+    OUT="$DIST/.$name.partial.wasm" "$@" </dev/null
+    install_component "$DIST/.$name.partial.wasm" "$name"
+    rm -f "$DIST/.$name.partial.wasm"
+    printf '%s\n' "$stamp" >"$DIST/.$name.stamp"
+}
+
+# sources_hash DIR PATTERN: hash_inputs over the component's files and the contract.
+sources_hash() {
+    local files
+    mapfile -t files < <(find "$1" "$HERE/../wit" -type f \( -name "$2" -o -name '*.wit' \) | LC_ALL=C sort)
+    hash_inputs "${files[@]}"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -94,7 +113,7 @@ build_rust() {
 
 # ---------------------------------------------------------------------------------------------
 # JavaScript: guest-examples/js, one folder per component (index.js, an ES module), sharing
-# js/lib/ if there is one (there is none today: each example stands alone). Each is made a
+# each stands alone and is made a
 # component with componentize-js (SpiderMonkey inside, ~12 MB), whose exact version is pinned
 # in js/package.json and js/package-lock.json and installed into .tools/npm. The features the
 # gateway does not offer (wasi:http) or the examples do not need (random, clocks) are
@@ -134,35 +153,22 @@ build_js() {
         disable+=(--disable "$feature")
     done
 
-    local shared=()
-    if [[ -d "$src/lib" ]]; then
-        shared=("$src/lib")
-    fi
-    local entry name world sources stamp
+    componentize_js() {
+        "$cli" "$src/$name/index.js" --wit "$HERE/../wit" --world-name "hookgate:plugin/$world@0.1.0" \
+            "${disable[@]}" --out "$OUT"
+    }
+    local entry name world
     for entry in "${JS_EXAMPLES[@]}"; do
         name="${entry%%:*}" world="${entry#*:}"
-        mapfile -t sources < <(find "$src/$name" "${shared[@]}" "$HERE/../wit" -type f \
-            \( -name '*.js' -o -name '*.wit' \) | LC_ALL=C sort)
-        stamp="componentize-js $version $lock_hash ${JS_DISABLED_FEATURES[*]} $(hash_inputs "${sources[@]}")"
-        if up_to_date "$name" "$stamp"; then
-            log "$name.wasm is up to date"
-            continue
-        fi
-        log "building $name (componentize-js $version, world $world)"
-        rm -f "$DIST/.$name.stamp"
-        "$cli" "$src/$name/index.js" --wit "$HERE/../wit" \
-            --world-name "hookgate:plugin/$world@0.1.0" "${disable[@]}" \
-            --out "$DIST/.$name.partial.wasm" </dev/null
-        install_component "$DIST/.$name.partial.wasm" "$name"
-        rm -f "$DIST/.$name.partial.wasm"
-        printf '%s\n' "$stamp" >"$DIST/.$name.stamp"
+        build_if_changed "$name" \
+            "componentize-js $version $lock_hash ${JS_DISABLED_FEATURES[*]} $(sources_hash "$src/$name" '*.js')" \
+            componentize_js
     done
 }
 
 # ---------------------------------------------------------------------------------------------
 # Python: guest-examples/python, one folder per component (app.py, the module componentize-py
-# wraps), sharing python/lib/ if there is one (there is none today: each example stands alone).
-# Each is made a component with componentize-py (CPython inside, ~18 MB), installed at the
+# wraps); each stands alone and is made a component with componentize-py (CPython inside, ~18 MB), installed at the
 # pinned version into .tools/python with pip.
 # ---------------------------------------------------------------------------------------------
 PY_EXAMPLES=(
@@ -192,29 +198,15 @@ build_python() {
 from componentize_py import script; sys.exit(script())' "$tools" "$@" </dev/null
     }
 
-    local shared=() shared_path=()
-    if [[ -d "$src/lib" ]]; then
-        shared=("$src/lib")
-        shared_path=(--python-path "$src/lib")
-    fi
-    local entry name world sources stamp
+    componentize_python() {
+        componentize_py --quiet --wit-path "$HERE/../wit" --world "hookgate:plugin/$world@0.1.0" \
+            componentize app --python-path "$src/$name" --output "$OUT"
+    }
+    local entry name world
     for entry in "${PY_EXAMPLES[@]}"; do
         name="${entry%%:*}" world="${entry#*:}"
-        mapfile -t sources < <(find "$src/$name" "${shared[@]}" "$HERE/../wit" -type f \
-            \( -name '*.py' -o -name '*.wit' \) | LC_ALL=C sort)
-        stamp="componentize-py $COMPONENTIZE_PY_VERSION $(hash_inputs "${sources[@]}")"
-        if up_to_date "$name" "$stamp"; then
-            log "$name.wasm is up to date"
-            continue
-        fi
-        log "building $name (componentize-py $COMPONENTIZE_PY_VERSION, world $world)"
-        rm -f "$DIST/.$name.stamp"
-        componentize_py --quiet --wit-path "$HERE/../wit" --world "hookgate:plugin/$world@0.1.0" \
-            componentize app --python-path "$src/$name" "${shared_path[@]}" \
-            --output "$DIST/.$name.partial.wasm"
-        install_component "$DIST/.$name.partial.wasm" "$name"
-        rm -f "$DIST/.$name.partial.wasm"
-        printf '%s\n' "$stamp" >"$DIST/.$name.stamp"
+        build_if_changed "$name" "componentize-py $COMPONENTIZE_PY_VERSION $(sources_hash "$src/$name" '*.py')" \
+            componentize_python
     done
 }
 
