@@ -25,6 +25,11 @@ use serde_json::{json, Value};
 
 pub use serde_json;
 
+/// The attempts of delivery number `delivery` of a message as the admin API shows it.
+pub fn attempts(message: &Value, delivery: usize) -> Vec<Value> {
+    message["deliveries"][delivery]["attempts"].as_array().cloned().unwrap_or_default()
+}
+
 /// The admin token every test gateway is started with.
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 

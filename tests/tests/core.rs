@@ -11,13 +11,6 @@ use hookgate_tests::*;
 
 const ADOBE_INPUT: &str = r#"{"data":{"uid":"u1","event":"be-observer.catalog_product_create","value":{"sku":"S1","name":"N"}}}"#;
 
-fn attempts(msg: &Value, delivery: usize) -> Vec<Value> {
-    msg["deliveries"][delivery]["attempts"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 fn has_failed_attempt(msg: &Value) -> bool {
     attempts(msg, 0)
         .iter()

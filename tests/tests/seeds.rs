@@ -88,13 +88,6 @@ fn only_request_to(rx: &Receiver, path: &str) -> Recorded {
     reqs.into_iter().next().unwrap()
 }
 
-fn attempts(msg: &Value, delivery: usize) -> Vec<Value> {
-    msg["deliveries"][delivery]["attempts"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 fn ids_of(page: &Value) -> BTreeSet<String> {
     page["messages"]
         .as_array()

@@ -477,10 +477,6 @@ async fn settled_messages_are_pruned_after_the_retention_period_pending_ones_kep
     assert!(stats["store_bytes"].as_u64().is_some_and(|b| b > 0), "{stats}");
 }
 
-fn attempts(message: &Value, delivery: usize) -> Vec<Value> {
-    message["deliveries"][delivery]["attempts"].as_array().cloned().unwrap_or_default()
-}
-
 #[tokio::test]
 async fn ingest_can_require_a_bearer_token_or_a_standard_webhooks_signature() {
     let gw = Gateway::new();
