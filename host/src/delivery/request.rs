@@ -18,7 +18,18 @@ const MASK: &str = "***";
 ///   unless the URL itself takes the data through variables and there is no body template;
 ///   the other methods carry it as the body.
 pub fn draft(target: &TargetConfig, message: &MessageRecord, data: &[u8]) -> Result<OutgoingRequest, ErrorInfo> {
-    let json = serde_json::from_slice::<Value>(data).ok();
+    let url_template = parse(&target.url, Place::Url, "url")?;
+    let header_templates = target
+        .headers
+        .iter()
+        .map(|(name, value)| Ok((name, parse(value, Place::Header, name)?)))
+        .collect::<Result<Vec<_>, ErrorInfo>>()?;
+    let body_template = target.body.as_deref().map(|body| parse(body, Place::JsonBody, "body")).transpose()?;
+    // The data is parsed only when some template refers to it (it may be a large body).
+    let templated = url_template.has_variables()
+        || header_templates.iter().any(|(_, t)| t.has_variables())
+        || body_template.as_ref().is_some_and(Template::has_variables);
+    let json = if templated { serde_json::from_slice::<Value>(data).ok() } else { None };
     let vars = Variables {
         data: json.as_ref(),
         message_id: &message.message_id,
@@ -26,14 +37,11 @@ pub fn draft(target: &TargetConfig, message: &MessageRecord, data: &[u8]) -> Res
         subshop: message.subshop.as_deref().unwrap_or(""),
         config: &target.config,
     };
-    let url_template = parse(&target.url, Place::Url, "url")?;
     let mut url = url_template.render(&vars);
-    let mut headers = Vec::with_capacity(target.headers.len() + 1);
-    for (name, value) in &target.headers {
-        headers.push((name.clone(), parse(value, Place::Header, name)?.render(&vars)));
-    }
-    let (payload, content_type) = match &target.body {
-        Some(body) => (parse(body, Place::JsonBody, "body")?.render(&vars).into_bytes(), Some("application/json".to_string())),
+    let mut headers: Vec<(String, String)> =
+        header_templates.iter().map(|(name, template)| (name.to_string(), template.render(&vars))).collect();
+    let (payload, content_type) = match &body_template {
+        Some(body) => (body.render(&vars).into_bytes(), Some("application/json".to_string())),
         None => (data.to_vec(), message.content_type.clone()),
     };
     let method = target.method();
