@@ -57,7 +57,7 @@ fn outcome<T>(call: GuestCall<T>, to_json: impl Fn(&T) -> Value) -> Value {
 /// Runs `component@version` beside the bound version on the last `last` messages of
 /// `event_id`. Blocking: it runs guests.
 pub fn run(app: &App, component: &str, version: u32, event_id: &str, last: usize) -> Result<Value, DryRunError> {
-    let event = app.store.event(event_id)?.ok_or_else(|| DryRunError::UnknownEvent(event_id.to_string()))?;
+    let event = app.store.event(event_id).ok_or_else(|| DryRunError::UnknownEvent(event_id.to_string()))?;
     let roles = roles(&event, component);
     if roles.is_empty() {
         return Err(DryRunError::NotUsed { event: event_id.to_string(), component: component.to_string() });

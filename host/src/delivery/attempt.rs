@@ -126,8 +126,7 @@ pub fn load(app: &App, delivery: &DeliveryRecord) -> Result<Context, ErrorInfo> 
     let target = app
         .store
         .event(&message.event_id)
-        .map_err(storage)?
-        .and_then(|event| event.targets.into_iter().find(|t| t.id == delivery.target))
+        .and_then(|event| event.targets.iter().find(|t| t.id == delivery.target).cloned())
         .ok_or_else(|| {
             ErrorInfo::new(
                 "target_removed",

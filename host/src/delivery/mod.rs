@@ -14,18 +14,18 @@ pub mod signing;
 pub mod retry;
 pub mod success;
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use crate::model::{now_ms, DeliveryStatus};
+use crate::model::{message_id_time_ms, now_ms, BreakerPolicy, DeliveryRecord, DeliveryStatus};
 pub use client::HttpClients;
 
-use crate::store::QueueEntry;
+use crate::store::{Claim, Lane, QueueEntry};
 use crate::App;
 
 /// Longest the dispatcher sleeps without looking at the queue.
@@ -42,8 +42,30 @@ pub struct Dispatcher {
 struct Worker {
     app: Arc<App>,
     clients: HttpClients,
-    claimed: Mutex<HashSet<String>>,
     gates: Arc<gate::Gates>,
+    /// Where the next round over the lanes starts, so that no lane always goes first.
+    turn: AtomicUsize,
+}
+
+/// An attempt let through its lane's gate, and the breaker policy to report its health to.
+struct Admitted {
+    pass: gate::Pass,
+    lane: String,
+    breaker: BreakerPolicy,
+}
+
+/// What looking at one lane's head gave.
+enum Step {
+    /// An entry was taken (attempted or postponed); the lane may have more.
+    Took,
+    /// The head is due at this time.
+    Later(u64),
+    /// The lane's target has all the attempts it may have in flight; a finished attempt
+    /// wakes the dispatcher again.
+    Busy,
+    Empty,
+    /// Every delivery slot is taken.
+    NoSlot,
 }
 
 impl Dispatcher {
@@ -51,7 +73,7 @@ impl Dispatcher {
         let concurrency = app.settings.delivery_concurrency.max(1);
         let slots = Arc::new(Semaphore::new(concurrency));
         let (stop, stopped) = watch::channel(false);
-        let worker = Arc::new(Worker { clients, app, claimed: Mutex::new(HashSet::new()), gates: Arc::default() });
+        let worker = Arc::new(Worker { clients, app, gates: Arc::default(), turn: AtomicUsize::new(0) });
         let task = tokio::spawn(worker.run(slots.clone(), stopped));
         Dispatcher { task, stop, slots, concurrency }
     }
@@ -79,95 +101,139 @@ impl Worker {
         }
     }
 
-    /// Starts every due, unclaimed delivery there is a slot for; returns how long to wait
-    /// before the next one is due.
+    /// Starts due deliveries while there are free slots, taking one per lane in turn and
+    /// passing over lanes whose target is busy; returns how long to wait before the next
+    /// one is due.
     fn dispatch_due(self: &Arc<Self>, slots: &Arc<Semaphore>) -> Duration {
-        let claimed_count = self.claimed.lock().map(|c| c.len()).unwrap_or(0);
-        let head = match self.app.store.queue_head(claimed_count + slots.available_permits() + 1) {
-            Ok(head) => head,
-            Err(e) => {
-                tracing::error!("cannot read the delivery queue: {e}");
-                return IDLE_POLL;
-            }
-        };
         let now = now_ms();
-        for entry in head {
-            if entry.due_ms > now {
-                return Duration::from_millis(entry.due_ms - now).min(IDLE_POLL);
-            }
-            let Ok(mut claimed) = self.claimed.lock() else { return IDLE_POLL };
-            if claimed.contains(&entry.delivery_key) {
-                continue;
-            }
-            let Ok(permit) = slots.clone().try_acquire_owned() else { return IDLE_POLL };
-            claimed.insert(entry.delivery_key.clone());
-            drop(claimed);
-            let worker = self.clone();
-            tokio::spawn(async move {
-                let key = entry.delivery_key.clone();
-                worker.process(entry).await;
-                if let Ok(mut claimed) = worker.claimed.lock() {
-                    claimed.remove(&key);
-                }
-                drop(permit);
-                worker.app.queue_changed.notify_one();
-            });
+        let mut lanes: Vec<Lane> = self.app.store.queue_lanes().into_iter().map(|(lane, _)| lane).collect();
+        if !lanes.is_empty() {
+            let start = self.turn.fetch_add(1, Ordering::Relaxed) % lanes.len();
+            lanes.rotate_left(start);
         }
-        IDLE_POLL
+        let mut next_due = u64::MAX;
+        while !lanes.is_empty() {
+            let mut no_slot = false;
+            lanes.retain(|lane| {
+                if no_slot {
+                    return false;
+                }
+                match self.take_one(lane, now, slots) {
+                    Step::Took => true,
+                    Step::Later(due) => {
+                        next_due = next_due.min(due);
+                        false
+                    }
+                    Step::Busy | Step::Empty => false,
+                    Step::NoSlot => {
+                        no_slot = true;
+                        false
+                    }
+                }
+            });
+            if no_slot {
+                return IDLE_POLL; // a finished attempt frees a slot and wakes us
+            }
+        }
+        Duration::from_millis(next_due.saturating_sub(now)).min(IDLE_POLL)
     }
 
-    async fn process(&self, entry: QueueEntry) {
+    fn take_one(self: &Arc<Self>, lane: &Lane, now: u64, slots: &Arc<Semaphore>) -> Step {
+        if slots.available_permits() == 0 {
+            return Step::NoSlot;
+        }
+        let entry = match self.app.store.claim_due(lane, now) {
+            Claim::Taken(entry) => entry,
+            Claim::NotDue(due) => return Step::Later(due),
+            Claim::Empty => return Step::Empty,
+        };
+        let event = self.app.store.event(&lane.event_id);
+        let target = event.as_ref().and_then(|e| e.targets.iter().find(|t| t.id == lane.target_id));
+        let admitted = match target {
+            // The attempt finds the target gone and records why.
+            None => None,
+            Some(target) => {
+                let key = lane.to_string();
+                match self.gates.admit(&key, target.max_in_flight, now) {
+                    gate::Admission::Go(pass) => {
+                        Some(Admitted { pass, lane: key, breaker: target.circuit_breaker.clone() })
+                    }
+                    gate::Admission::Wait { paused: None, .. } => {
+                        self.app.store.unclaim(entry);
+                        return Step::Busy;
+                    }
+                    gate::Admission::Wait { until_ms, paused: Some(why) } => {
+                        let deadline = target.retry.deadline_ms.map(|d| {
+                            message_id_time_ms(entry.message_id()).unwrap_or(now).saturating_add(d)
+                        });
+                        let worker = self.clone();
+                        tokio::spawn(async move { worker.postpone(entry, until_ms, why, deadline).await });
+                        return Step::Took;
+                    }
+                }
+            }
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            self.app.store.unclaim(entry);
+            return Step::NoSlot;
+        };
+        let worker = self.clone();
+        tokio::spawn(async move {
+            worker.process(entry, admitted, permit).await;
+            worker.app.queue_changed.notify_one();
+        });
+        Step::Took
+    }
+
+    /// The delivery of a claimed entry, if it still waits for an attempt; otherwise the
+    /// entry is dropped (or handed back when the store cannot tell).
+    fn pending_delivery(&self, entry: &QueueEntry) -> Option<DeliveryRecord> {
         let store = &self.app.store;
-        let delivery = match store.delivery(&entry.delivery_key) {
-            Ok(Some(d)) if d.status == DeliveryStatus::Pending => d,
+        match store.delivery(&entry.delivery_key) {
+            Ok(Some(d)) if d.status == DeliveryStatus::Pending => Some(d),
             Ok(_) => {
-                if let Err(e) = store.drop_queue_entry(&entry) {
+                if let Err(e) = store.drop_queue_entry(entry) {
                     tracing::error!("cannot drop a stale queue entry: {e}");
                 }
-                return;
+                None
             }
             Err(e) => {
                 tracing::error!("cannot read delivery {}: {e}", entry.delivery_key);
-                return;
-            }
-        };
-        let span = tracing::info_span!("deliver", message = %delivery.message_id, target = %delivery.target);
-        let mut delivery = delivery;
-        let context = attempt::load(&self.app, &delivery);
-        let mut admitted = None;
-        if let Ok(ctx) = &context {
-            let key = format!("{}/{}", ctx.message.event_id, ctx.target.id);
-            match self.gates.admit(&key, ctx.target.max_in_flight, now_ms()) {
-                gate::Admission::Go(pass) => admitted = Some((pass, key, ctx.target.circuit_breaker.clone())),
-                gate::Admission::Wait { until_ms, paused } => {
-                    let deadline = ctx.target.retry.deadline_ms.map(|d| ctx.message.received_at_ms.saturating_add(d));
-                    if deadline.is_some_and(|deadline| until_ms > deadline) {
-                        delivery.status = DeliveryStatus::Failed;
-                        delivery.next_attempt_at_ms = None;
-                        delivery.reason = Some(format!(
-                            "deadline_exceeded: the target cannot take the delivery before its deadline ({})",
-                            paused.as_deref().unwrap_or("target busy")
-                        ));
-                    } else {
-                        delivery.next_attempt_at_ms = Some(until_ms);
-                        if paused.is_some() {
-                            delivery.reason = paused;
-                        }
-                    }
-                    if let Err(e) = store.save_delivery(Some(&entry), &delivery) {
-                        tracing::error!("cannot postpone {}: {e}", entry.delivery_key);
-                    }
-                    return;
-                }
+                store.unclaim(entry.clone());
+                None
             }
         }
-        let event_id = context.as_ref().map_or_else(|_| "unknown".to_string(), |c| c.message.event_id.clone());
+    }
+
+    /// Moves a delivery of a paused target to `until_ms` with the reason in its log, or
+    /// fails it when that is past its deadline. Never an attempt, never a failure otherwise.
+    async fn postpone(&self, entry: QueueEntry, until_ms: u64, paused: String, deadline: Option<u64>) {
+        let Some(mut delivery) = self.pending_delivery(&entry) else { return };
+        if deadline.is_some_and(|deadline| until_ms > deadline) {
+            delivery.status = DeliveryStatus::Failed;
+            delivery.next_attempt_at_ms = None;
+            delivery.reason = Some(format!("deadline_exceeded: the target cannot take the delivery before its deadline ({paused})"));
+        } else {
+            delivery.next_attempt_at_ms = Some(until_ms);
+            delivery.reason = Some(paused);
+        }
+        let key = entry.delivery_key.clone();
+        if let Err(e) = self.app.committer.record(entry, delivery).await {
+            tracing::error!("cannot postpone {key}: {e}");
+        }
+    }
+
+    async fn process(&self, entry: QueueEntry, admitted: Option<Admitted>, _slot: OwnedSemaphorePermit) {
+        let Some(mut delivery) = self.pending_delivery(&entry) else { return };
+        let span = tracing::info_span!("deliver", message = %delivery.message_id, target = %delivery.target);
+        let context = attempt::load(&self.app, &delivery);
+        let event_id = entry.event_id.clone();
         let tried = attempt::run(&self.app, &self.clients, &delivery, context).instrument(span.clone()).await;
         let outcome = tried.attempt.error.as_ref().map_or("ok", |e| e.code.as_str());
         let took = Duration::from_millis(tried.attempt.duration_ms);
         self.app.metrics.attempt(&event_id, &delivery.target, outcome, took);
-        if let Some((pass, key, breaker)) = admitted {
-            self.gates.record(&key, &breaker, health(&tried.outcome), now_ms());
+        if let Some(Admitted { pass, lane, breaker }) = admitted {
+            self.gates.record(&lane, &breaker, health(&tried.outcome), now_ms());
             drop(pass);
         }
         delivery.attempts.push(tried.attempt);

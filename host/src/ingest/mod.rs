@@ -72,7 +72,7 @@ const UNSTORED_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "co
 
 /// Fires `event_id`: route, authenticate, persist durably, wake the delivery workers.
 pub async fn fire(app: &Arc<App>, event_id: &str, request: FireRequest) -> Result<Accepted, IngestError> {
-    let event = app.store.event(event_id)?.ok_or_else(|| IngestError::UnknownEvent(event_id.to_string()))?;
+    let event = app.store.event(event_id).ok_or_else(|| IngestError::UnknownEvent(event_id.to_string()))?;
     if !event.enabled {
         return Err(IngestError::Disabled(event_id.to_string()));
     }

@@ -1,8 +1,8 @@
 //! Group commit of the pipeline's writes (ingested messages, attempt outcomes): one task
 //! writes whatever has queued up in one transaction and makes it durable with one flush,
-//! then answers every waiting caller. While a flush runs, the next batch gathers, so the
-//! cost of a disk sync is shared by all the writes that arrive during it (the store's log
-//! syncs once per transaction and per flush, however small they are).
+//! then answers every waiting caller. While a flush runs, the next batch gathers and is
+//! applied, so the cost of a disk sync is shared by all the writes that arrive during it
+//! (the store's log syncs once per transaction and per flush, however small they are).
 
 use std::sync::Arc;
 
@@ -46,6 +46,9 @@ impl Committer {
     }
 }
 
+/// Applies batch after batch; each batch's flush runs in its own task, so the next batch
+/// is applied while the previous one syncs (the store's group commit then covers both
+/// with at most one more sync).
 async fn write_batches(store: Arc<Store>, mut pending: mpsc::Receiver<(Write, Reply)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while pending.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -54,22 +57,30 @@ async fn write_batches(store: Arc<Store>, mut pending: mpsc::Receiver<(Write, Re
         let written = tokio::task::spawn_blocking(move || writer.apply(&writes))
             .await
             .unwrap_or_else(|e| Err(StoreError::Commit(format!("the write failed: {e}"))));
-        let durable = match written {
-            Ok(outcomes) => store.flush().await.map(|()| outcomes),
-            Err(e) => Err(e),
-        };
-        match durable {
+        match written {
             Ok(outcomes) => {
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok(outcome));
-                }
+                let store = store.clone();
+                tokio::spawn(async move {
+                    match store.flush().await {
+                        Ok(()) => answer(replies, outcomes),
+                        Err(e) => fail(replies, &e),
+                    }
+                });
             }
-            Err(e) => {
-                tracing::error!("group commit of {} messages failed: {e}", replies.len());
-                for reply in replies {
-                    let _ = reply.send(Err(StoreError::Commit(e.to_string())));
-                }
-            }
+            Err(e) => fail(replies, &e),
         }
+    }
+}
+
+fn answer(replies: Vec<Reply>, outcomes: Vec<Option<Inserted>>) {
+    for (reply, outcome) in replies.into_iter().zip(outcomes) {
+        let _ = reply.send(Ok(outcome));
+    }
+}
+
+fn fail(replies: Vec<Reply>, e: &StoreError) {
+    tracing::error!("group commit of {} writes failed: {e}", replies.len());
+    for reply in replies {
+        let _ = reply.send(Err(StoreError::Commit(e.to_string())));
     }
 }

@@ -2,28 +2,9 @@
 
 use sled::Transactional;
 
+use super::queue::QueueEntry;
 use super::{decode, encode, Result, Store, StoreError};
 use crate::model::{message_id_time_ms, DeliveryRecord, DeliveryStatus, MessageRecord};
-
-/// A pending delivery in the queue.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct QueueEntry {
-    pub due_ms: u64,
-    pub delivery_key: String,
-}
-
-impl QueueEntry {
-    fn key(&self) -> Vec<u8> {
-        queue_key(self.due_ms, &self.delivery_key)
-    }
-}
-
-fn queue_key(due_ms: u64, delivery_key: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(8 + delivery_key.len());
-    key.extend_from_slice(&due_ms.to_be_bytes());
-    key.extend_from_slice(delivery_key.as_bytes());
-    key
-}
 
 /// The key of the delivery of `message_id` to `target`.
 pub fn delivery_key(message_id: &str, target: &str) -> String {
@@ -102,8 +83,9 @@ impl Store {
     /// (`None` for an attempt). Not yet flushed.
     pub fn apply(&self, batch: &[Write]) -> Result<Vec<Option<Inserted>>> {
         let trees = (&self.messages, &self.bodies, &self.by_event, &self.deliveries, &self.queue, &self.idempotency);
-        trees
+        let (outcomes, queued) = trees
             .transaction(|(messages, bodies, by_event, delivery_tree, queue, idempotency)| {
+                let mut queued = Vec::new();
                 let mut outcomes = Vec::with_capacity(batch.len());
                 'writes: for write in batch {
                     let new = match write {
@@ -112,7 +94,10 @@ impl Store {
                             queue.remove(claimed.key())?;
                             delivery_tree.insert(key.as_str(), encode(delivery))?;
                             if delivery.status == DeliveryStatus::Pending {
-                                queue.insert(queue_key(delivery.next_attempt_at_ms.unwrap_or(0), &key), &[])?;
+                                let due_ms = delivery.next_attempt_at_ms.unwrap_or(0);
+                                let entry = QueueEntry { due_ms, delivery_key: key, event_id: claimed.event_id.clone() };
+                                queue.insert(entry.key(), entry.event_id.as_bytes())?;
+                                queued.push(entry);
                             }
                             outcomes.push(None);
                             continue 'writes;
@@ -139,14 +124,25 @@ impl Store {
                         let key = delivery_key(id, &delivery.target);
                         delivery_tree.insert(key.as_str(), encode(delivery))?;
                         if delivery.status == DeliveryStatus::Pending {
-                            queue.insert(queue_key(new.due_ms, &key), &[])?;
+                            let entry = QueueEntry { due_ms: new.due_ms, delivery_key: key, event_id: message.event_id.clone() };
+                            queue.insert(entry.key(), entry.event_id.as_bytes())?;
+                            queued.push(entry);
                         }
                     }
                     outcomes.push(Some(Inserted::New));
                 }
-                Ok(outcomes)
+                Ok((outcomes, queued))
             })
-            .map_err(StoreError::from)
+            .map_err(StoreError::from)?;
+        let claimed: Vec<QueueEntry> = batch
+            .iter()
+            .filter_map(|write| match write {
+                Write::Attempt { claimed, .. } => Some(claimed.clone()),
+                Write::Message(_) => None,
+            })
+            .collect();
+        self.queue_index.committed(&claimed, queued);
+        Ok(outcomes)
     }
 
     pub fn message(&self, id: &str) -> Result<Option<MessageRecord>> {
@@ -208,88 +204,46 @@ impl Store {
         }
     }
 
-    /// Up to `limit` queue entries, earliest first.
-    pub fn queue_head(&self, limit: usize) -> Result<Vec<QueueEntry>> {
-        self.queue
-            .iter()
-            .keys()
-            .take(limit)
-            .map(|k| {
-                let k = k?;
-                let (due, key) = k.split_at(8.min(k.len()));
-                let due_ms = u64::from_be_bytes(due.try_into().unwrap_or([0; 8]));
-                Ok(QueueEntry { due_ms, delivery_key: String::from_utf8_lossy(key).into_owned() })
-            })
-            .collect()
-    }
-
-    /// The oldest message with a pending delivery (looking at most at 10,000 queue entries).
-    pub fn oldest_pending_message(&self) -> Result<Option<String>> {
-        let mut oldest: Option<String> = None;
-        for key in self.queue.iter().keys().take(10_000) {
-            let key = key?;
-            let delivery = String::from_utf8_lossy(key.get(8..).unwrap_or_default()).into_owned();
-            let message = delivery.split_once('/').map_or(delivery.as_str(), |(m, _)| m).to_string();
-            if oldest.as_ref().is_none_or(|o| message < *o) {
-                oldest = Some(message);
-            }
-        }
-        Ok(oldest)
-    }
-
-    /// Number of pending deliveries in the queue.
-    pub fn queue_len(&self) -> usize {
-        self.queue.len()
-    }
-
-    /// Saves the outcome of an attempt: the updated delivery replaces `claimed` in the
-    /// queue, re-queued at its next attempt time while it is still pending.
-    pub fn save_delivery(&self, claimed: Option<&QueueEntry>, delivery: &DeliveryRecord) -> Result<()> {
-        let key = delivery_key(&delivery.message_id, &delivery.target);
-        (&self.deliveries, &self.queue)
-            .transaction(|(deliveries, queue)| {
-                if let Some(entry) = claimed {
-                    queue.remove(entry.key())?;
-                }
-                deliveries.insert(key.as_str(), encode(delivery))?;
-                if delivery.status == DeliveryStatus::Pending {
-                    let due = delivery.next_attempt_at_ms.unwrap_or(0);
-                    queue.insert(queue_key(due, &key), &[])?;
-                }
-                Ok(())
-            })
-            .map_err(StoreError::from)
-    }
-
-    /// Drops a queue entry whose delivery no longer needs attempts.
-    pub fn drop_queue_entry(&self, entry: &QueueEntry) -> Result<()> {
-        self.queue.remove(entry.key())?;
+    /// Drops a claimed queue entry whose delivery no longer needs attempts.
+    pub fn drop_queue_entry(&self, claimed: &QueueEntry) -> Result<()> {
+        self.queue.remove(claimed.key())?;
+        self.queue_index.committed(std::slice::from_ref(claimed), Vec::new());
         Ok(())
     }
 
     /// Puts the failed deliveries of a message back in the queue, due now, keeping their
     /// attempt history. Returns how many were re-queued.
     pub fn requeue_failed(&self, message_id: &str, now_ms: u64) -> Result<usize> {
+        let Some(message) = self.message(message_id)? else { return Ok(0) };
         let failed: Vec<DeliveryRecord> = self
             .deliveries_of(message_id)?
             .into_iter()
             .filter(|d| d.status == DeliveryStatus::Failed)
             .collect();
+        let queued: Vec<QueueEntry> = failed
+            .iter()
+            .map(|d| QueueEntry {
+                due_ms: now_ms,
+                delivery_key: delivery_key(&d.message_id, &d.target),
+                event_id: message.event_id.clone(),
+            })
+            .collect();
         (&self.deliveries, &self.queue)
             .transaction(|(deliveries, queue)| {
-                for d in &failed {
+                for (d, entry) in failed.iter().zip(&queued) {
                     let mut d = d.clone();
                     d.status = DeliveryStatus::Pending;
                     d.reason = None;
                     d.next_attempt_at_ms = Some(now_ms);
-                    let key = delivery_key(&d.message_id, &d.target);
-                    deliveries.insert(key.as_str(), encode(&d))?;
-                    queue.insert(queue_key(now_ms, &key), &[])?;
+                    deliveries.insert(entry.delivery_key.as_str(), encode(&d))?;
+                    queue.insert(entry.key(), entry.event_id.as_bytes())?;
                 }
                 Ok(())
             })
             .map_err(StoreError::from)?;
-        Ok(failed.len())
+        let retried = queued.len();
+        self.queue_index.committed(&[], queued);
+        Ok(retried)
     }
 
     /// Deletes up to `limit` messages that arrived before `cutoff_id` and whose deliveries

@@ -8,8 +8,8 @@
 //!   `by_event`: `{event id}\0{message id}` -> ()
 //! - `deliveries`: `{message id}/{target id}` -> [`DeliveryRecord`](crate::model::DeliveryRecord)
 //! - `idempotency`: idempotency key -> the message id it created
-//! - `queue`: due time (u64 big-endian ms) ++ delivery key -> (), the pending deliveries in
-//!   the order they are due.
+//! - `queue`: due time (u64 big-endian ms) ++ delivery key -> event id, the pending
+//!   deliveries in the order they are due; mirrored in memory by lane (see [`queue`]).
 //!
 //! Message ids are time-ordered, so every tree keyed by them iterates oldest first.
 
@@ -17,6 +17,7 @@ mod committer;
 mod components;
 mod events;
 mod messages;
+mod queue;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -27,7 +28,8 @@ use serde::Serialize;
 use crate::model::DeliveryRecord;
 
 pub use committer::Committer;
-pub use messages::{delivery_key, Inserted, NewMessage, QueueEntry, Write};
+pub use messages::{delivery_key, Inserted, NewMessage, Write};
+pub use queue::{Claim, Lane, QueueEntry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -74,6 +76,8 @@ pub struct Store {
     deliveries: sled::Tree,
     queue: sled::Tree,
     idempotency: sled::Tree,
+    queue_index: queue::QueueIndex,
+    event_cache: events::EventCache,
     commits: GroupCommit,
     /// sled's log file. sled makes a flush stable with `sync_file_range`, which leaves the
     /// file's metadata and the drive's cache unsynced; a 202 promises more, so every flush
@@ -104,24 +108,29 @@ impl Store {
             .map_err(|source| StoreError::Open { path: dir.display().to_string(), source })?;
         Self::check_not_lost(&db, dir)?;
         let tree = |name: &str| db.open_tree(name);
-        Ok(Store {
+        let events = tree("events")?;
+        let store = Store {
+            event_cache: events::EventCache::load(&events)?,
             components: tree("components")?,
             wasm: tree("wasm")?,
             artifacts: tree("artifacts")?,
-            events: tree("events")?,
+            events,
             messages: tree("messages")?,
             bodies: tree("bodies")?,
             by_event: tree("by_event")?,
             deliveries: tree("deliveries")?,
             queue: tree("queue")?,
             idempotency: tree("idempotency")?,
+            queue_index: queue::QueueIndex::default(),
             commits: GroupCommit::default(),
             log_file: Arc::new(
                 std::fs::File::open(dir.join("db"))
                     .map_err(|source| StoreError::File { path: dir.join("db").display().to_string(), source })?,
             ),
             db,
-        })
+        };
+        store.load_queue_index()?;
+        Ok(store)
     }
 
     /// A store that was created once always holds its birth key; if it is gone, the files

@@ -96,7 +96,7 @@ async fn show(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<J
 
 async fn remove(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
     let users: Vec<String> =
-        app.store.events()?.into_iter().filter(|(_, config)| uses(config, &name)).map(|(id, _)| id).collect();
+        app.store.events().into_iter().filter(|(_, config)| uses(config, &name)).map(|(id, _)| id).collect();
     if !users.is_empty() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

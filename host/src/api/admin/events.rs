@@ -37,7 +37,7 @@ async fn put(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     validate::name("event id", &event_id)?;
     let Json(mut config) = config?;
-    secrets::fill(&mut config, app.store.event(&event_id)?.as_ref());
+    secrets::fill(&mut config, app.store.event(&event_id).as_deref());
     validate::event_config(&config, &app.components, app.settings.allow_http)?;
     let created = app.store.put_event(&event_id, &config)?;
     app.store.flush().await?;
@@ -47,17 +47,18 @@ async fn put(
 }
 
 async fn list(State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
-    let events: Vec<Value> = app.store.events()?.into_iter().map(|(id, c)| masked_view(&id, c)).collect();
+    let events: Vec<Value> = app.store.events().into_iter().map(|(id, c)| masked_view(&id, (*c).clone())).collect();
     Ok(Json(json!({ "events": events })))
 }
 
 async fn show(State(app): State<Arc<App>>, Path(event_id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let config = app.store.event(&event_id)?.ok_or_else(|| not_found(&event_id))?;
-    Ok(Json(masked_view(&event_id, config)))
+    let config = app.store.event(&event_id).ok_or_else(|| not_found(&event_id))?;
+    Ok(Json(masked_view(&event_id, (*config).clone())))
 }
 
 async fn remove(State(app): State<Arc<App>>, Path(event_id): Path<String>) -> Result<StatusCode, ApiError> {
     if app.store.delete_event(&event_id)? {
+        app.store.flush().await?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found(&event_id))
