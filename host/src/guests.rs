@@ -1,7 +1,7 @@
 //! Calling a bound component from the async pipeline: on the blocking pool (a call may
-//! run for its whole time budget), loading or compiling the component on first use, and
-//! counted in the metrics. Used by ingest (authenticator) and delivery (transformer,
-//! condition) alike.
+//! run for its whole time budget) once a place in the runtime's instance pool is free,
+//! loading or compiling the component on first use, and counted in the metrics. Used by
+//! ingest (authenticator) and delivery (transformer, condition) alike.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,7 +28,11 @@ impl App {
     ) -> Result<GuestCall<T>, CallFailed> {
         let app = self.clone();
         let binding = binding.clone();
+        // Held by the blocking call itself: it is released when the call ends, even if the
+        // caller stopped waiting for it.
+        let slot = self.guest_slots.clone().acquire_owned().await;
         tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let prepared = app
                 .components
                 .load(&binding.component)

@@ -50,6 +50,8 @@ pub struct App {
     pub queue_changed: Notify,
     pub admin_tokens: Vec<AdminToken>,
     pub metrics: metrics::Metrics,
+    /// Free places in the runtime's instance pool for hot-path guest calls.
+    pub guest_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Who may use the admin API, and how.
@@ -96,6 +98,7 @@ impl App {
             queue_changed: Notify::new(),
             admin_tokens,
             metrics: metrics::Metrics::default(),
+            guest_slots: Arc::new(tokio::sync::Semaphore::new(runtime::MAX_CONCURRENT_CALLS)),
         }))
     }
 }

@@ -76,7 +76,12 @@ impl Runtime {
     pub fn new(limits: GuestLimits) -> Result<Arc<Runtime>, RuntimeError> {
         let mut config = Config::new();
         config.epoch_interruption(true);
-        let engine = Engine::new(&config).map_err(|e| RuntimeError(format!("{e:#}")))?;
+        let engine = Engine::new(config.clone().allocation_strategy(pooling(&limits)))
+            .or_else(|e| {
+                tracing::warn!("the pooling instance allocator is unavailable ({e:#}); allocating per call");
+                Engine::new(&config)
+            })
+            .map_err(|e| RuntimeError(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| RuntimeError(format!("{e:#}")))?;
         bindings::host::add_to_linker::<GuestState, HasSelf<GuestState>>(&mut linker, |s| s)
@@ -238,6 +243,34 @@ fn wrong_world<T>(expected: World, actual: World) -> GuestCall<T> {
         report: CallReport::default(),
         duration: Duration::ZERO,
     }
+}
+
+/// Guest calls that may run at once. The instance pool has room for these plus
+/// [`SPARE_INSTANCES`]; callers on the gateway's hot path wait for a slot
+/// ([`crate::App::call_guest`]), so the pool never runs out under load.
+pub const MAX_CONCURRENT_CALLS: usize = 96;
+/// Pool room for calls outside the hot path (dry runs, the CLI).
+const SPARE_INSTANCES: u32 = 32;
+
+/// Instances come from a pool of pre-reserved slots that are reset, not unmapped, after
+/// each call: a fresh sandbox per call without an mmap/munmap pair per call (which also
+/// contends on the process's memory map when calls run on many threads). Memory images
+/// are copy-on-write (wasmtime's default), so instantiation does not copy data segments.
+fn pooling(limits: &GuestLimits) -> wasmtime::InstanceAllocationStrategy {
+    let instances = MAX_CONCURRENT_CALLS as u32 + SPARE_INSTANCES;
+    let mut pool = wasmtime::PoolingAllocationConfig::new();
+    // Components built with componentize-js/-py hold a dozen or more core instances,
+    // memories and tables; table sizes follow their function counts.
+    pool.total_component_instances(instances)
+        .max_core_instances_per_component(64)
+        .total_core_instances(instances * 32)
+        .max_memories_per_component(16)
+        .total_memories(instances * 4)
+        .max_tables_per_component(16)
+        .total_tables(instances * 4)
+        .table_elements(200_000)
+        .max_memory_size(limits.memory_bytes.max(1 << 16));
+    wasmtime::InstanceAllocationStrategy::Pooling(pool)
 }
 
 /// One thread for the whole process advances the engine's epoch; each store's deadline is
