@@ -732,7 +732,7 @@ async fn growth(ctx: &Ctx) -> Result<Growth> {
         empty_size as f64 / 1048576.0,
         mib(after_start.rss_kb)
     ));
-    t.note("sled page cache: 64 MiB (`Settings::cache_bytes`, not settable from the command line)");
+    t.note("sled page cache: 64 MiB (the default of `hookgate serve --cache-mb`)");
 
     eprintln!("[bench] 5. restart with 20 components");
     let with = restart(ctx, true).await?;
