@@ -1,15 +1,12 @@
 //! Per-target admission, so that one slow or dead target cannot hold up the others:
 //! a cap on its attempts in flight, and a circuit breaker that pauses it after repeated
 //! failures and lets a single probe through when the pause is over. Deliveries that are
-//! not admitted wait in the queue; they are never failed for it.
+//! not admitted wait in the queue; they are never failed for it (only their deadline can).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::model::BreakerPolicy;
-
-/// How long a delivery refused for a busy target waits before it is looked at again.
-const BUSY_RETRY_MS: u64 = 50;
 
 #[derive(Debug, Default)]
 struct TargetState {
@@ -33,8 +30,11 @@ pub enum Health {
 #[derive(Debug)]
 pub enum Admission {
     Go(Pass),
-    /// Try again at `until_ms`; `paused` tells the log why when the breaker is open.
-    Wait { until_ms: u64, paused: Option<String> },
+    /// The target has its cap of attempts in flight (or its one probe): try again when
+    /// one of them ends.
+    Busy,
+    /// The breaker is open until `until_ms`; `why` is for the delivery log.
+    Paused { until_ms: u64, why: String },
 }
 
 /// An admitted attempt; dropping it frees its place.
@@ -59,21 +59,19 @@ pub struct Gates {
 
 impl Gates {
     pub fn admit(self: &Arc<Self>, key: &str, max_in_flight: u32, now_ms: u64) -> Admission {
-        let Ok(mut states) = self.states.lock() else {
-            return Admission::Wait { until_ms: now_ms + BUSY_RETRY_MS, paused: None };
-        };
+        let Ok(mut states) = self.states.lock() else { return Admission::Busy };
         let state = states.entry(key.to_string()).or_default();
         if now_ms < state.open_until_ms {
-            let paused = format!(
+            let why = format!(
                 "target paused after {} consecutive failures; next probe in {} ms",
                 state.consecutive_failures,
                 state.open_until_ms - now_ms
             );
-            return Admission::Wait { until_ms: state.open_until_ms, paused: Some(paused) };
+            return Admission::Paused { until_ms: state.open_until_ms, why };
         }
         let half_open = state.open_until_ms != 0;
         if (half_open && state.probing) || state.in_flight >= max_in_flight.max(1) {
-            return Admission::Wait { until_ms: now_ms + BUSY_RETRY_MS, paused: None };
+            return Admission::Busy;
         }
         state.probing = half_open;
         state.in_flight += 1;
@@ -122,7 +120,7 @@ mod tests {
     fn caps_attempts_in_flight() {
         let gates = Arc::new(Gates::default());
         let (a, _b) = (go(&gates, 0), go(&gates, 0));
-        assert!(matches!(gates.admit("t", 2, 0), Admission::Wait { paused: None, .. }));
+        assert!(matches!(gates.admit("t", 2, 0), Admission::Busy));
         assert!(matches!(gates.admit("other", 2, 0), Admission::Go(_)), "other targets are not held up");
         drop(a);
         go(&gates, 0);
@@ -136,17 +134,17 @@ mod tests {
             gates.record("t", &p, Health::Down, now);
         }
         match gates.admit("t", 2, 10) {
-            Admission::Wait { until_ms, paused: Some(why) } => {
+            Admission::Paused { until_ms, why } => {
                 assert_eq!(until_ms, 1_002);
                 assert!(why.contains("3 consecutive failures"), "{why}");
             }
             other => panic!("{other:?}"),
         }
         let probe = go(&gates, 1_002);
-        assert!(matches!(gates.admit("t", 2, 1_003), Admission::Wait { paused: None, .. }), "one probe at a time");
+        assert!(matches!(gates.admit("t", 2, 1_003), Admission::Busy), "one probe at a time");
         drop(probe);
         gates.record("t", &p, Health::Down, 1_010);
-        assert!(matches!(gates.admit("t", 2, 2_000), Admission::Wait { until_ms: 3_010, .. }), "the pause doubles");
+        assert!(matches!(gates.admit("t", 2, 2_000), Admission::Paused { until_ms: 3_010, .. }), "the pause doubles");
         drop(go(&gates, 3_010));
         gates.record("t", &p, Health::Up, 3_020);
         let (_a, _b) = (go(&gates, 3_021), go(&gates, 3_021));

@@ -158,11 +158,11 @@ impl Worker {
                     gate::Admission::Go(pass) => {
                         Some(Admitted { pass, lane: key, breaker: target.circuit_breaker.clone() })
                     }
-                    gate::Admission::Wait { paused: None, .. } => {
+                    gate::Admission::Busy => {
                         self.app.store.unclaim(entry);
                         return Step::Busy;
                     }
-                    gate::Admission::Wait { until_ms, paused: Some(why) } => {
+                    gate::Admission::Paused { until_ms, why } => {
                         let deadline = target.retry.deadline_ms.map(|d| {
                             message_id_time_ms(entry.message_id()).unwrap_or(now).saturating_add(d)
                         });
