@@ -82,7 +82,7 @@ pub async fn fill(data_dir: &Path, event_id: &str, target_url: &str, count: u64,
                         "guest_logs": [],
                     }],
                 }))?;
-                store.insert_message(&message, &body, &[delivery], at_ms, None).map_err(|e| anyhow!("{e}"))?;
+                store.insert_message(&message, &body, &[delivery], None).map_err(|e| anyhow!("{e}"))?;
                 if i > 0 && i % 100_000 == 0 {
                     eprintln!("[bench]   {i} messages stored ({:.0}/s)", i as f64 / started.elapsed().as_secs_f64());
                 }

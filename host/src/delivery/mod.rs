@@ -185,12 +185,12 @@ impl Worker {
         Step::Took
     }
 
-    /// The delivery of a claimed entry, if it still waits for an attempt; otherwise the
-    /// entry is dropped (or handed back when the store cannot tell).
+    /// The delivery of a claimed entry, if it still waits for this attempt; otherwise the
+    /// entry is dropped as stale (or handed back when the store cannot tell).
     fn pending_delivery(&self, entry: &QueueEntry) -> Option<DeliveryRecord> {
         let store = &self.app.store;
         match store.delivery(&entry.delivery_key) {
-            Ok(Some(d)) if d.status == DeliveryStatus::Pending => Some(d),
+            Ok(Some(d)) if entry.is_live_for(&d) => Some(d),
             Ok(_) => {
                 if let Err(e) = store.drop_queue_entry(entry) {
                     tracing::error!("cannot drop a stale queue entry: {e}");

@@ -162,7 +162,6 @@ async fn persist(
     let inserted = app
         .committer
         .commit(NewMessage {
-            due_ms: message.received_at_ms,
             idempotency_key: request.idempotency_key,
             message,
             body: request.body,

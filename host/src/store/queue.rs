@@ -11,6 +11,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
 
 use super::{Result, Store};
+use crate::model::{DeliveryRecord, DeliveryStatus};
 
 /// A pending delivery in the queue.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -22,6 +23,22 @@ pub struct QueueEntry {
 }
 
 impl QueueEntry {
+    /// The entry of a pending delivery: due at its next attempt. An entry whose due time
+    /// is not its delivery's next attempt is stale (see [`QueueEntry::is_live_for`]).
+    pub fn of(delivery: &DeliveryRecord, event_id: &str) -> QueueEntry {
+        QueueEntry {
+            due_ms: delivery.next_attempt_at_ms.unwrap_or(0),
+            delivery_key: super::delivery_key(&delivery.message_id, &delivery.target),
+            event_id: event_id.to_string(),
+        }
+    }
+
+    /// Whether this entry is the one that schedules `delivery` (pending, due at its next
+    /// attempt) rather than one a crash left behind.
+    pub fn is_live_for(&self, delivery: &DeliveryRecord) -> bool {
+        delivery.status == DeliveryStatus::Pending && delivery.next_attempt_at_ms.unwrap_or(0) == self.due_ms
+    }
+
     pub(super) fn key(&self) -> Vec<u8> {
         queue_key(self.due_ms, &self.delivery_key)
     }
