@@ -77,6 +77,7 @@ RUST_EXAMPLES=(
     hostile-output
     hostile-panic
     hostile-escape
+    hostile-remember
 )
 
 build_rust() {

@@ -264,6 +264,33 @@ async fn hostile_guests_get_a_clear_error_of_their_own() {
 }
 
 #[tokio::test]
+async fn no_state_survives_from_one_guest_call_to_the_next() {
+    let gw = Gateway::start(GatewayOpts::default());
+    let rx = Receiver::start();
+    gw.install("hostile-remember").await;
+    gw.put_event_ok(
+        "remember",
+        json!({"targets": [{"id": "t1", "method": "POST", "url": rx.url("/hook"),
+            "transformer": {"component": "hostile-remember"}}]}),
+    )
+    .await;
+    // One after the other, so that each call can land in the instance slot the last one used.
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let id = gw.fire_json("remember", &json!({"n": n})).await;
+        gw.wait_message_status(&id, "delivered", DEADLINE).await;
+        ids.push(id);
+    }
+    let seen: Vec<String> = rx
+        .requests_to("/hook")
+        .iter()
+        .map(|r| r.header("x-remembered").unwrap_or_default().to_string())
+        .collect();
+    let expected: Vec<String> = ids.iter().map(|id| format!("calls=1;dirty=no;seen={id}")).collect();
+    assert_eq!(seen, expected, "each call starts from the component's initial memory and globals");
+}
+
+#[tokio::test]
 async fn hostile_input_gets_a_coded_400_or_413() {
     let gw = Gateway::start(GatewayOpts::default().args(["--max-body-kb", "64"]));
     let rx = Receiver::start();

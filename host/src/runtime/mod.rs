@@ -269,7 +269,12 @@ fn pooling(limits: &GuestLimits) -> wasmtime::InstanceAllocationStrategy {
         .max_tables_per_component(16)
         .total_tables(instances * 4)
         .table_elements(200_000)
-        .max_memory_size(limits.memory_bytes.max(1 << 16));
+        .max_memory_size(limits.memory_bytes.max(1 << 16))
+        // Reset a slot by rewriting only its dirty pages (found with PAGEMAP_SCAN where
+        // the kernel has it), not with madvise, which shoots down TLBs on every thread.
+        .linear_memory_keep_resident(16 << 20)
+        .table_keep_resident(1 << 20)
+        .pagemap_scan(wasmtime::Enabled::Auto);
     wasmtime::InstanceAllocationStrategy::Pooling(pool)
 }
 
