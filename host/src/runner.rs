@@ -40,9 +40,9 @@ pub struct Ran {
 /// Runs `wasm` on `input`, shaped by the component's world:
 /// - authenticator: `{"request": {method, path, query, headers, body}}`
 /// - transformer: `{"message": {event_id, message_id, received_at, headers, content_type, body}, "draft": {method, url, headers, body}}`
-///   (without `draft`: POST to https://example.com/ with the message's body and content type)
+///   (without `draft`: POST to `https://example.com/` with the message's body and content type)
 /// - condition: `{"request": {...}, "response": {status, headers, body}, "attempt": 1}`
-///   (without `request`: POST to https://example.com/ with no body)
+///   (without `request`: POST to `https://example.com/` with no body)
 ///
 /// and in every world an optional `"config": {...}`, what the `config` import reads.
 pub fn run(runtime: &Runtime, wasm: &[u8], input: &Value) -> Result<Ran, RunError> {

@@ -246,7 +246,7 @@ fn wrong_world<T>(expected: World, actual: World) -> GuestCall<T> {
 }
 
 /// Guest calls that may run at once. The instance pool has room for these plus
-/// [`SPARE_INSTANCES`]; callers on the gateway's hot path wait for a slot
+/// a few spare ones; callers on the gateway's hot path wait for a slot
 /// ([`crate::App::call_guest`]), so the pool never runs out under load.
 pub const MAX_CONCURRENT_CALLS: usize = 96;
 /// Pool room for calls outside the hot path (dry runs, the CLI).

@@ -1,8 +1,9 @@
 //! Group commit of the pipeline's writes (ingested messages, attempt outcomes): one task
-//! writes whatever has queued up in one transaction and makes it durable with one flush,
-//! then answers every waiting caller. While a flush runs, the next batch gathers and is
-//! applied, so the cost of a disk sync is shared by all the writes that arrive during it
-//! (the store's log syncs once per transaction and per flush, however small they are).
+//! applies whatever has queued up as one batch and makes it durable with one flush, then
+//! answers every waiting caller. While a flush runs, the next batch gathers and is
+//! applied, so the cost of a disk sync is shared by all the writes that arrive during it.
+//! Being the only writer of these keys is also what lets [`Store::apply`] do without a
+//! transaction.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{DeliveryRecord, Inserted, NewMessage, QueueEntry, Result, Store, StoreError, Write};
 
-/// Most messages written in one transaction.
+/// Most writes applied in one batch.
 const MAX_BATCH: usize = 512;
 
 type Reply = oneshot::Sender<Result<Option<Inserted>>>;

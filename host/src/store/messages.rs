@@ -41,7 +41,7 @@ pub struct NewMessage {
     pub idempotency_key: Option<String>,
 }
 
-/// One write of the pipeline; [`Store::apply`] applies many in one transaction.
+/// One write of the pipeline; [`Store::apply`] applies many at once.
 #[derive(Debug, Clone)]
 pub enum Write {
     /// A message accepted by ingest.

@@ -1,15 +1,15 @@
 //! Durable state in an embedded sled database. This is the only module that knows sled.
 //!
 //! Trees and their keys:
-//! - `components`: name -> [`ComponentEntry`] (JSON); `wasm`: sha256 -> bytes;
+//! - `components`: name -> [`ComponentEntry`](crate::model::ComponentEntry) (JSON); `wasm`: sha256 -> bytes;
 //!   `artifacts`: `{sha256}:{engine hash}` -> compiled code
 //! - `events`: event id -> [`EventConfig`](crate::model::EventConfig) (JSON)
 //! - `messages`: message id -> [`MessageRecord`](crate::model::MessageRecord); `bodies`: message id -> raw body;
 //!   `by_event`: `{event id}\0{message id}` -> ()
-//! - `deliveries`: `{message id}/{target id}` -> [`DeliveryRecord`](crate::model::DeliveryRecord)
+//! - `deliveries`: `{message id}/{target id}` -> [`DeliveryRecord`]
 //! - `idempotency`: idempotency key -> the message id it created
 //! - `queue`: due time (u64 big-endian ms) ++ delivery key -> event id, the pending
-//!   deliveries in the order they are due; mirrored in memory by lane (see [`queue`]).
+//!   deliveries in the order they are due; mirrored in memory by lane (`queue.rs`).
 //!
 //! Message ids are time-ordered, so every tree keyed by them iterates oldest first.
 

@@ -101,8 +101,8 @@ impl QueueIndex {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Mirrors a transaction on the tree that committed: `removed` claimed entries were
-    /// deleted, `added` entries inserted.
+    /// Mirrors writes to the tree: `removed` claimed entries were deleted, `added` entries
+    /// inserted.
     pub(super) fn committed(&self, removed: &[QueueEntry], added: Vec<QueueEntry>) {
         let mut lanes = self.lock();
         for entry in removed {
