@@ -85,29 +85,45 @@ async fn list(State(app): State<Arc<App>>, query: Result<Query<ListQuery>, Query
         (cursor, bound) => cursor.or(bound),
     };
     let since_bound = since.map(message_id_floor);
-    let mut messages = Vec::new();
-    let mut last_seen = None;
-    for id in app.store.message_ids_newest_first(event_id.as_deref(), start.as_deref()) {
-        let id = id?;
-        if since_bound.as_ref().is_some_and(|bound| id < *bound) {
-            break;
-        }
-        last_seen = Some(id.clone());
-        let Some(message) = app.store.message(&id)? else { continue };
+    let ids = app
+        .store
+        .message_ids_newest_first(event_id.as_deref(), start.as_deref())
+        .map(|id| id.map_err(ApiError::from))
+        .take_while(|id| !matches!((id, &since_bound), (Ok(id), Some(bound)) if id < bound));
+    let (messages, next_cursor) = page(ids, limit, MAX_SCANNED, |id| {
+        let Some(message) = app.store.message(id)? else { return Ok(None) };
         let (status, value) = view(&app, &message)?;
         let status = match &target {
             None => Some(status),
-            Some(target) => app.store.delivery(&delivery_key(&id, target))?.map(|d| d.status),
+            Some(target) => app.store.delivery(&delivery_key(id, target))?.map(|d| d.status),
         };
-        if status.is_some_and(|s| wanted.is_none_or(|w| w == s)) {
-            messages.push(value);
-            if messages.len() == limit {
-                break;
-            }
+        Ok(status.is_some_and(|s| wanted.is_none_or(|w| w == s)).then_some(value))
+    })?;
+    Ok(Json(json!({ "messages": messages, "next_cursor": next_cursor })))
+}
+
+/// Most messages one page looks at. A filter that rarely matches answers with fewer than
+/// `limit` messages and a `next_cursor` to go on from, rather than reading the whole log in
+/// one request.
+const MAX_SCANNED: usize = 5_000;
+
+/// One page of `ids` (newest first): up to `limit` of them that `keep` keeps, looking at
+/// no more than `max_scanned`, and the cursor to continue from when the page ended first.
+fn page<T, E>(
+    ids: impl Iterator<Item = Result<String, E>>,
+    limit: usize,
+    max_scanned: usize,
+    mut keep: impl FnMut(&str) -> Result<Option<T>, E>,
+) -> Result<(Vec<T>, Option<String>), E> {
+    let mut kept = Vec::new();
+    for (scanned, id) in ids.enumerate() {
+        let id = id?;
+        kept.extend(keep(&id)?);
+        if kept.len() == limit || scanned + 1 == max_scanned {
+            return Ok((kept, Some(id)));
         }
     }
-    let next_cursor = if messages.len() == limit { last_seen } else { None };
-    Ok(Json(json!({ "messages": messages, "next_cursor": next_cursor })))
+    Ok((kept, None))
 }
 
 async fn show(State(app): State<Arc<App>>, Path(message_id): Path<String>) -> Result<Json<Value>, ApiError> {
@@ -125,4 +141,27 @@ async fn retry(State(app): State<Arc<App>>, Path(message_id): Path<String>) -> R
 
 fn not_found(id: &str) -> ApiError {
     ApiError::not_found("message_not_found", format!("message `{id}` does not exist"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page;
+
+    fn ids(n: usize) -> impl Iterator<Item = Result<String, ()>> {
+        (0..n).rev().map(|i| Ok(format!("m{i:02}")))
+    }
+
+    fn even(id: &str) -> Result<Option<String>, ()> {
+        Ok(id.ends_with(['0', '2', '4', '6', '8']).then(|| id.to_string()))
+    }
+
+    #[test]
+    fn a_page_ends_at_the_limit_at_the_scan_bound_or_with_the_log() {
+        let (kept, cursor) = page(ids(20), 3, 100, even).unwrap();
+        assert_eq!((kept, cursor.as_deref()), (vec!["m18".to_string(), "m16".into(), "m14".into()], Some("m14")));
+        let (kept, cursor) = page(ids(20), 10, 5, even).unwrap();
+        assert_eq!((kept.len(), cursor.as_deref()), (2, Some("m15")), "stops after 5 looked at: m19..m15");
+        let (kept, cursor) = page(ids(4), 10, 100, even).unwrap();
+        assert_eq!((kept.len(), cursor), (2, None), "the log ended");
+    }
 }
