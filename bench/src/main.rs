@@ -738,27 +738,20 @@ async fn growth(ctx: &Ctx) -> Result<Growth> {
     let with = restart(ctx, true).await?;
     let without = restart(ctx, false).await?;
     let restart_base = "restart of a gateway with no component, plain event";
-    t.row(Row::new(
-        format!("restart with {} components -> listening", with.stored_components),
-        ms(with.listening.as_secs_f64() * 1000.0),
-        ms(without.listening.as_secs_f64() * 1000.0),
-        factor(with.listening.as_secs_f64(), without.listening.as_secs_f64()),
-        restart_base,
-    ));
-    t.row(Row::new(
-        format!("restart with {} components -> first 202 (hmac-auth ran)", with.stored_components),
-        ms(with.first_202.as_secs_f64() * 1000.0),
-        ms(without.first_202.as_secs_f64() * 1000.0),
-        factor(with.first_202.as_secs_f64(), without.first_202.as_secs_f64()),
-        restart_base,
-    ));
-    t.row(Row::new(
-        format!("restart with {} components -> first delivery (adobe-to-json ran)", with.stored_components),
-        ms(with.first_delivery.as_secs_f64() * 1000.0),
-        ms(without.first_delivery.as_secs_f64() * 1000.0),
-        factor(with.first_delivery.as_secs_f64(), without.first_delivery.as_secs_f64()),
-        restart_base,
-    ));
+    let milestones = [
+        ("listening", with.listening, without.listening),
+        ("first 202 (hmac-auth ran)", with.first_202, without.first_202),
+        ("first delivery (adobe-to-json ran)", with.first_delivery, without.first_delivery),
+    ];
+    for (milestone, took, base) in milestones {
+        t.row(Row::new(
+            format!("restart with {} components -> {milestone}", with.stored_components),
+            ms(took.as_secs_f64() * 1000.0),
+            ms(base.as_secs_f64() * 1000.0),
+            factor(took.as_secs_f64(), base.as_secs_f64()),
+            restart_base,
+        ));
+    }
     let js_py = ["js-adobe-to-json", "py-adobe-to-json"].iter().filter(|n| ctx.dist.join(format!("{n}.wasm")).is_file()).count();
     t.note(format!(
         "restart: {} components stored ({} Rust variants of hmac-auth, adobe-to-json and json-ok-condition, each with its own bytes and sha256; \

@@ -25,6 +25,14 @@ impl Samples {
     }
 }
 
+/// The median and p99 rows of `measured` against `baseline`.
+fn median_and_p99(table: &mut Table, label: &str, measured: &Samples, baseline: &Samples, baseline_is: &str) {
+    let pairs = [("median", measured.median_us(), baseline.median_us()), ("p99", measured.p99_us(), baseline.p99_us())];
+    for (what, value, base) in pairs {
+        table.row(Row::new(format!("{label} {what}"), us(value), us(base), factor(value, base), baseline_is));
+    }
+}
+
 /// Runs `f` `warmup` times unmeasured, then up to `max` times (and at most `budget` long).
 fn sample(warmup: usize, max: usize, budget: Duration, mut f: impl FnMut() -> Result<()>) -> Result<Samples> {
     for _ in 0..warmup {
@@ -146,20 +154,7 @@ pub fn run(dist: &Path, cache_dir: &Path, iterations: usize) -> Result<WasmResul
         if lang == "Rust" {
             rust_median_us = Some(s.median_us());
         }
-        table.row(Row::new(
-            format!("`{name}` ({lang}) median"),
-            us(s.median_us()),
-            us(native.median_us()),
-            factor(s.median_us(), native.median_us()),
-            "native Rust fn, same logic",
-        ));
-        table.row(Row::new(
-            format!("`{name}` ({lang}) p99"),
-            us(s.p99_us()),
-            us(native.p99_us()),
-            factor(s.p99_us(), native.p99_us()),
-            "native Rust fn, same logic",
-        ));
+        median_and_p99(&mut table, &format!("`{name}` ({lang})"), &s, &native, "native Rust fn, same logic");
         table.note(format!("{name}: {} calls; compiled code {source}", s.0.len()));
     }
 
@@ -191,20 +186,7 @@ pub fn run(dist: &Path, cache_dir: &Path, iterations: usize) -> Result<WasmResul
             }
         })?;
         let s = sample(20, iterations, budget, call)?;
-        table.row(Row::new(
-            "`hmac-auth` (Rust authenticator) median",
-            us(s.median_us()),
-            us(native_hmac.median_us()),
-            factor(s.median_us(), native_hmac.median_us()),
-            "native HMAC-SHA256 check",
-        ));
-        table.row(Row::new(
-            "`hmac-auth` (Rust authenticator) p99",
-            us(s.p99_us()),
-            us(native_hmac.p99_us()),
-            factor(s.p99_us(), native_hmac.p99_us()),
-            "native HMAC-SHA256 check",
-        ));
+        median_and_p99(&mut table, "`hmac-auth` (Rust authenticator)", &s, &native_hmac, "native HMAC-SHA256 check");
     }
     table.note(format!(
         "one thread, `hookgate::runtime::Runtime` with `GuestLimits::default()` (the gateway's code path: \

@@ -85,8 +85,9 @@ pub enum StartError {
 }
 
 impl App {
-    /// Opens the store and the runtime (inside a tokio runtime: it starts the store's writer). The admin tokens come from the caller (the binary
-    /// reads them from the environment, the data directory and `--admin-tokens-file`).
+    /// Opens the store and the runtime; call it inside a tokio runtime (it starts the
+    /// store's writer). The admin tokens come from the caller (the binary reads them from
+    /// the environment, the data directory and `--admin-tokens-file`).
     pub fn open(settings: Settings, admin_tokens: Vec<AdminToken>) -> Result<Arc<App>, StartError> {
         let store = Arc::new(Store::open(&settings.data_dir.join("db"), settings.cache_bytes)?);
         let runtime = Runtime::new(settings.guest_limits.clone())?;

@@ -349,6 +349,14 @@ pub struct RetryPolicy {
     pub deadline_ms: Option<u64>,
 }
 
+impl RetryPolicy {
+    /// The time (Unix ms) after which no attempt of a message received at `received_at_ms`
+    /// may start, when the policy has a deadline.
+    pub fn deadline_for(&self, received_at_ms: u64) -> Option<u64> {
+        self.deadline_ms.map(|d| received_at_ms.saturating_add(d))
+    }
+}
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {

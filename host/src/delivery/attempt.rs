@@ -111,7 +111,7 @@ pub async fn run(
         Outcome::Retry { error, .. } | Outcome::Failed(error) => Some(error.clone()),
         Outcome::Delivered | Outcome::Skipped(_) => None,
     };
-    let deadline_at_ms = context.target.retry.deadline_ms.map(|d| context.message.received_at_ms.saturating_add(d));
+    let deadline_at_ms = context.target.retry.deadline_for(context.message.received_at_ms);
     Tried { attempt: trace.finish(error), outcome, policy: context.target.retry, deadline_at_ms }
 }
 

@@ -163,9 +163,8 @@ impl Worker {
                         return Step::Busy;
                     }
                     gate::Admission::Paused { until_ms, why } => {
-                        let deadline = target.retry.deadline_ms.map(|d| {
-                            message_id_time_ms(entry.message_id()).unwrap_or(now).saturating_add(d)
-                        });
+                        let received_at_ms = message_id_time_ms(entry.message_id()).unwrap_or(now);
+                        let deadline = target.retry.deadline_for(received_at_ms);
                         let worker = self.clone();
                         tokio::spawn(async move { worker.postpone(entry, until_ms, why, deadline).await });
                         return Step::Took;

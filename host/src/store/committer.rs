@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{DeliveryRecord, Inserted, NewMessage, QueueEntry, Result, Store, StoreError, Write};
+use super::{Inserted, NewMessage, QueueEntry, Result, Store, StoreError, Write};
+use crate::model::DeliveryRecord;
 
 /// Most writes applied in one batch.
 const MAX_BATCH: usize = 512;

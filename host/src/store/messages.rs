@@ -30,7 +30,7 @@ pub enum Inserted {
     Existing(String),
 }
 
-/// A message to store, with its body and its pending deliveries (due at `due_ms`).
+/// A message to store, with its body and its deliveries.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     pub message: MessageRecord,
@@ -52,7 +52,9 @@ pub enum Write {
 }
 
 impl Store {
-    /// Stores one message; see [`Store::insert_messages`].
+    /// Stores a message, its body and its deliveries, unless its idempotency key already
+    /// names a message (the pipeline writes through [`super::Committer`]; this is for
+    /// tools and tests). Not yet flushed: call [`Store::flush`] before acknowledging.
     pub fn insert_message(
         &self,
         message: &MessageRecord,
@@ -66,15 +68,7 @@ impl Store {
             deliveries: deliveries.to_vec(),
             idempotency_key: idempotency_key.map(str::to_string),
         };
-        Ok(self.insert_messages(std::slice::from_ref(&new))?.pop().unwrap_or(Inserted::New))
-    }
-
-    /// Stores messages, their bodies and their pending deliveries, each unless its
-    /// idempotency key already names a message. Not yet flushed: call [`Store::flush`]
-    /// before acknowledging.
-    pub fn insert_messages(&self, batch: &[NewMessage]) -> Result<Vec<Inserted>> {
-        let writes: Vec<Write> = batch.iter().cloned().map(Write::Message).collect();
-        Ok(self.apply(&writes)?.into_iter().flatten().collect())
+        Ok(self.apply(&[Write::Message(new)])?.pop().flatten().unwrap_or(Inserted::New))
     }
 
     /// Applies `batch`; for each write, what became of a message (`None` for an attempt).
@@ -227,35 +221,29 @@ impl Store {
     /// attempt history. Returns how many were re-queued.
     pub fn requeue_failed(&self, message_id: &str, now_ms: u64) -> Result<usize> {
         let Some(message) = self.message(message_id)? else { return Ok(0) };
-        let failed: Vec<DeliveryRecord> = self
+        let retried: Vec<DeliveryRecord> = self
             .deliveries_of(message_id)?
             .into_iter()
             .filter(|d| d.status == DeliveryStatus::Failed)
-            .collect();
-        let queued: Vec<QueueEntry> = failed
-            .iter()
-            .map(|d| QueueEntry {
-                due_ms: now_ms,
-                delivery_key: delivery_key(&d.message_id, &d.target),
-                event_id: message.event_id.clone(),
+            .map(|mut d| {
+                d.status = DeliveryStatus::Pending;
+                d.reason = None;
+                d.next_attempt_at_ms = Some(now_ms);
+                d
             })
             .collect();
+        let queued: Vec<QueueEntry> = retried.iter().map(|d| QueueEntry::of(d, &message.event_id)).collect();
         (&self.deliveries, &self.queue)
             .transaction(|(deliveries, queue)| {
-                for (d, entry) in failed.iter().zip(&queued) {
-                    let mut d = d.clone();
-                    d.status = DeliveryStatus::Pending;
-                    d.reason = None;
-                    d.next_attempt_at_ms = Some(now_ms);
-                    deliveries.insert(entry.delivery_key.as_str(), encode(&d))?;
+                for (d, entry) in retried.iter().zip(&queued) {
+                    deliveries.insert(entry.delivery_key.as_str(), encode(d))?;
                     queue.insert(entry.key(), entry.event_id.as_bytes())?;
                 }
                 Ok(())
             })
             .map_err(StoreError::from)?;
-        let retried = queued.len();
         self.queue_index.committed(&[], queued);
-        Ok(retried)
+        Ok(retried.len())
     }
 
     /// Deletes up to `limit` messages that arrived before `cutoff_id` and whose deliveries

@@ -6,7 +6,7 @@
 //! - `events`: event id -> [`EventConfig`](crate::model::EventConfig) (JSON)
 //! - `messages`: message id -> [`MessageRecord`](crate::model::MessageRecord); `bodies`: message id -> raw body;
 //!   `by_event`: `{event id}\0{message id}` -> ()
-//! - `deliveries`: `{message id}/{target id}` -> [`DeliveryRecord`]
+//! - `deliveries`: `{message id}/{target id}` -> [`DeliveryRecord`](crate::model::DeliveryRecord)
 //! - `idempotency`: idempotency key -> the message id it created
 //! - `queue`: due time (u64 big-endian ms) ++ delivery key -> event id, the pending
 //!   deliveries in the order they are due; mirrored in memory by lane (`queue.rs`).
@@ -24,8 +24,6 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-
-use crate::model::DeliveryRecord;
 
 pub use committer::Committer;
 pub use messages::{delivery_key, Inserted, NewMessage, Write};
@@ -123,14 +121,17 @@ impl Store {
             idempotency: tree("idempotency")?,
             queue_index: queue::QueueIndex::default(),
             commits: GroupCommit::default(),
-            log_file: Arc::new(
-                std::fs::File::open(dir.join("db"))
-                    .map_err(|source| StoreError::File { path: dir.join("db").display().to_string(), source })?,
-            ),
+            log_file: Arc::new(Self::open_log(dir)?),
             db,
         };
         store.load_queue_index()?;
         Ok(store)
+    }
+
+    /// sled's log file (`db` in the store's directory).
+    fn open_log(dir: &Path) -> Result<std::fs::File> {
+        let path = dir.join("db");
+        std::fs::File::open(&path).map_err(|source| StoreError::File { path: path.display().to_string(), source })
     }
 
     /// A store that was created once always holds its birth key; if it is gone, the files
