@@ -1,6 +1,6 @@
 //! Filling a data directory with many stored messages before the gateway starts on it
 //! (section 5). Written with the gateway's own store code (`hookgate::store::Store`, the
-//! same transaction `insert_message` the ingest path runs), as messages that were delivered:
+//! same `apply` the ingest path's writer runs), as messages that were delivered:
 //! a 1 KiB body, the message record, one delivered delivery with one attempt, no queue
 //! entry. One flush at the end instead of one per message, so a million take about a
 //! minute instead of the gateway's ingest rate.

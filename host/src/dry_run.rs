@@ -67,7 +67,7 @@ pub fn run(app: &App, component: &str, version: u32, event_id: &str, last: usize
     let mut results = Vec::new();
     for id in app.store.message_ids_newest_first(Some(event_id), None).take(last) {
         let id = id?;
-        let (Some(message), Some(body)) = (app.store.message(&id)?, app.store.body(&id)?) else { continue };
+        let Some((message, body)) = app.store.message_with_body(&id)? else { continue };
         for role in &roles {
             let (place, current, proposed) = match role {
                 Role::Authenticator(binding) => {

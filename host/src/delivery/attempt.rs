@@ -42,7 +42,7 @@ pub struct Tried {
 /// What an attempt works from: the stored message and the target's current config.
 pub struct Context {
     pub message: MessageRecord,
-    body: Vec<u8>,
+    body: bytes::Bytes,
     pub target: TargetConfig,
 }
 
@@ -117,12 +117,11 @@ pub async fn run(
 
 pub fn load(app: &App, delivery: &DeliveryRecord) -> Result<Context, ErrorInfo> {
     let storage = |e: crate::store::StoreError| ErrorInfo::new("storage_error", e.to_string());
-    let message = app
+    let (message, body) = app
         .store
-        .message(&delivery.message_id)
+        .message_with_body(&delivery.message_id)
         .map_err(storage)?
         .ok_or_else(|| ErrorInfo::new("message_missing", "the message is no longer stored"))?;
-    let body = app.store.body(&delivery.message_id).map_err(storage)?.unwrap_or_default();
     let target = app
         .store
         .event(&message.event_id)

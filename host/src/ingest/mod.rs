@@ -10,7 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tracing::Instrument;
 
-use crate::model::{new_message_id, now_ms, rfc3339_now, DeliveryRecord, DeliveryStatus, EventConfig, MessageRecord};
+use crate::model::{now_ms, rfc3339_now, DeliveryRecord, DeliveryStatus, EventConfig, MessageRecord};
 use crate::runtime::{AuthDecision, IncomingRequest};
 use crate::store::{Inserted, NewMessage, StoreError};
 use crate::App;
@@ -127,7 +127,6 @@ async fn persist(
     subshop: Option<String>,
     request: FireRequest,
 ) -> Result<Accepted, IngestError> {
-    let message_id = new_message_id();
     let content_type = request.header("content-type").map(str::to_string);
     let headers = request
         .headers
@@ -135,7 +134,7 @@ async fn persist(
         .filter(|(k, _)| !UNSTORED_HEADERS.iter().any(|h| k.eq_ignore_ascii_case(h)))
         .collect();
     let message = MessageRecord {
-        message_id: message_id.clone(),
+        message_id: String::new(), // named by the store
         event_id: event_id.to_string(),
         received_at: rfc3339_now(),
         received_at_ms: now_ms(),
@@ -150,7 +149,7 @@ async fn persist(
         .iter()
         .filter(|t| t.enabled)
         .map(|t| DeliveryRecord {
-            message_id: message_id.clone(),
+            message_id: String::new(),
             target: t.id.clone(),
             status: DeliveryStatus::Pending,
             reason: None,
@@ -169,7 +168,7 @@ async fn persist(
         })
         .await?;
     match inserted {
-        Inserted::New => Ok(Accepted { message_id, deliveries: deliveries_count }),
+        Inserted::New(message_id) => Ok(Accepted { message_id, deliveries: deliveries_count }),
         Inserted::Existing(message_id) => {
             let deliveries = app.store.deliveries_of(&message_id)?.len();
             Ok(Accepted { message_id, deliveries })

@@ -32,7 +32,9 @@ impl Committer {
 
     /// Stores `message` durably (on disk when this returns `Ok`).
     pub async fn commit(&self, message: NewMessage) -> Result<Inserted> {
-        Ok(self.write(Write::Message(message)).await?.unwrap_or(Inserted::New))
+        self.write(Write::Message(message))
+            .await?
+            .ok_or_else(|| StoreError::Commit("the writer answered a message with no outcome".into()))
     }
 
     /// Records the outcome of an attempt durably, in place of its claimed queue entry.
@@ -56,7 +58,7 @@ async fn write_batches(store: Arc<Store>, mut pending: mpsc::Receiver<(Write, Re
     while pending.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (writes, replies): (Vec<Write>, Vec<Reply>) = batch.drain(..).unzip();
         let writer = store.clone();
-        let written = tokio::task::spawn_blocking(move || writer.apply(&writes))
+        let written = tokio::task::spawn_blocking(move || writer.apply(writes))
             .await
             .unwrap_or_else(|e| Err(StoreError::Commit(format!("the write failed: {e}"))));
         match written {

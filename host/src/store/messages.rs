@@ -1,36 +1,88 @@
 //! Messages, their deliveries, and the queue of deliveries due.
+//!
+//! Storing a message costs one insert: its record, its deliveries as ingest made them and
+//! its body go in one value. A batch of new messages then adds one key to the
+//! `by_event` index per event and one `arrivals` key (see `arrivals.rs`), whatever its
+//! size. A delivery gets its own key in `deliveries` once it changes; until then the copy in
+//! the message is the delivery.
 
-use sled::Transactional;
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
 
 use super::queue::QueueEntry;
 use super::{decode, encode, Result, Store, StoreError};
-use crate::model::{message_id_time_ms, DeliveryRecord, DeliveryStatus, MessageRecord};
+use crate::model::{new_message_id, DeliveryRecord, DeliveryStatus, MessageRecord};
 
 /// The key of the delivery of `message_id` to `target`.
 pub fn delivery_key(message_id: &str, target: &str) -> String {
     format!("{message_id}/{target}")
 }
 
-fn by_event_key(event_id: &str, message_id: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(event_id.len() + 1 + message_id.len());
+/// The key of the `by_event` group of `event_id` that starts at `first_id`.
+fn by_event_key(event_id: &str, first_id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(event_id.len() + 1 + first_id.len());
     key.extend_from_slice(event_id.as_bytes());
     key.push(0);
-    key.extend_from_slice(message_id.as_bytes());
+    key.extend_from_slice(first_id.as_bytes());
     key
+}
+
+/// A group value: message ids, oldest first, one per line.
+pub(super) fn join_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
+    ids.into_iter().collect::<Vec<_>>().join("\n").into_bytes()
+}
+
+pub(super) fn split_ids(value: &[u8]) -> Vec<String> {
+    value.split(|b| *b == b'\n').filter(|id| !id.is_empty()).map(|id| String::from_utf8_lossy(id).into_owned()).collect()
+}
+
+/// The front of a stored message; the body follows it.
+#[derive(Serialize, Deserialize)]
+struct Header<M, D> {
+    message: M,
+    /// The deliveries as ingest made them; a key in `deliveries` replaces one once it changes.
+    deliveries: D,
+}
+
+/// A stored message: a 4-byte big-endian header length, the header (JSON), the body.
+pub(super) fn encode_message(message: &MessageRecord, deliveries: &[DeliveryRecord], body: &[u8]) -> Vec<u8> {
+    let header = encode(&Header { message, deliveries });
+    let mut value = Vec::with_capacity(4 + header.len() + body.len());
+    value.extend_from_slice(&(header.len() as u32).to_be_bytes());
+    value.extend_from_slice(&header);
+    value.extend_from_slice(body);
+    value
+}
+
+/// The header and the body of a stored message.
+fn split_message(value: &[u8]) -> Result<(&[u8], &[u8])> {
+    let damaged = || StoreError::Corrupt { what: "message", reason: "the value is shorter than its header".into() };
+    let (len, rest) = value.split_first_chunk::<4>().ok_or_else(damaged)?;
+    let len = u32::from_be_bytes(*len) as usize;
+    if rest.len() < len {
+        return Err(damaged());
+    }
+    Ok(rest.split_at(len))
 }
 
 /// How long an idempotency key answers with the message it created.
 pub const IDEMPOTENCY_WINDOW_MS: u64 = 24 * 3_600_000;
 
-/// What [`Store::insert_message`] did.
+/// What [`Store::apply`] did with a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inserted {
-    New,
+    /// Stored under this new message id.
+    New(String),
     /// The idempotency key was used before, by this message id; nothing was written.
     Existing(String),
 }
 
 /// A message to store, with its body and its deliveries.
+///
+/// The store names it: ids are handed out by the writer in the order messages are stored,
+/// so each batch's ids come after the previous batch's and the indexes only grow at their
+/// end. The `message_id` fields of the record and the deliveries are overwritten.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     pub message: MessageRecord,
@@ -68,7 +120,8 @@ impl Store {
             deliveries: deliveries.to_vec(),
             idempotency_key: idempotency_key.map(str::to_string),
         };
-        Ok(self.apply(&[Write::Message(new)])?.pop().flatten().unwrap_or(Inserted::New))
+        let outcome = self.apply(vec![Write::Message(new)])?.pop().flatten();
+        outcome.ok_or_else(|| StoreError::Commit("the message was not stored".into()))
     }
 
     /// Applies `batch`; for each write, what became of a message (`None` for an attempt).
@@ -78,64 +131,106 @@ impl Store {
     /// rate): the store's writer is the only task that writes these keys, and the order of
     /// the inserts makes whatever a crash leaves of a batch harmless, because sled recovers
     /// a prefix of its log:
-    /// - a message writes its queue entries first and its idempotency key last, so a
-    ///   prefix is either complete but for the key (the client got no 202 and may send it
-    ///   again), or has queue entries without a delivery record, which the dispatcher drops;
-    /// - an attempt writes the next queue entry, then the delivery, then removes the
-    ///   claimed entry, so a prefix leaves at most an extra entry whose due time is not the
+    /// - new messages write their `arrivals` group and index groups first, then the
+    ///   messages, then the idempotency keys, so a prefix has group ids whose message is
+    ///   missing (skipped when read), or messages without their key (the clients got no
+    ///   202 and may send them again);
+    /// - an attempt writes the next queue entry, then the delivery, then removes the claimed
+    ///   entry, so a prefix leaves at most an extra entry whose due time is not the
     ///   delivery's next attempt, which the dispatcher drops as stale.
-    pub fn apply(&self, batch: &[Write]) -> Result<Vec<Option<Inserted>>> {
+    pub fn apply(&self, batch: Vec<Write>) -> Result<Vec<Option<Inserted>>> {
         let mut outcomes = Vec::with_capacity(batch.len());
-        let (mut queued, mut removed) = (Vec::new(), Vec::new());
-        let written = batch.iter().try_for_each(|write| {
-            let outcome = match write {
-                Write::Message(new) => Some(self.write_message(new, &mut queued)?),
-                Write::Attempt { claimed, delivery } => {
-                    self.write_attempt(claimed, delivery, &mut queued)?;
-                    removed.push(claimed.clone());
-                    None
+        let (mut new, mut attempts) = (Vec::new(), Vec::new());
+        let mut keys_in_batch = HashMap::new();
+        for write in batch {
+            match write {
+                Write::Message(mut message) => {
+                    let repeat = match message.idempotency_key.as_deref() {
+                        Some(key) => match keys_in_batch.get(key) {
+                            Some(id) => Some(String::clone(id)),
+                            None => self.message_with_key(key, message.message.received_at_ms)?,
+                        },
+                        None => None,
+                    };
+                    outcomes.push(Some(match repeat {
+                        Some(existing) => Inserted::Existing(existing),
+                        None => {
+                            let id = new_message_id();
+                            message.message.message_id.clone_from(&id);
+                            message.deliveries.iter_mut().for_each(|d| d.message_id.clone_from(&id));
+                            if let Some(key) = message.idempotency_key.clone() {
+                                keys_in_batch.insert(key, id.clone());
+                            }
+                            new.push(message);
+                            Inserted::New(id)
+                        }
+                    }));
                 }
-            };
-            outcomes.push(outcome);
-            Ok::<_, StoreError>(())
+                Write::Attempt { claimed, delivery } => {
+                    outcomes.push(None);
+                    attempts.push((claimed, delivery));
+                }
+            }
+        }
+        let (mut queued, mut removed) = (Vec::new(), Vec::new());
+        let written = self.write_messages(&new, &mut queued).and_then(|()| {
+            attempts.into_iter().try_for_each(|(claimed, delivery)| {
+                self.write_attempt(&claimed, &delivery, &mut queued)?;
+                removed.push(claimed);
+                Ok(())
+            })
         });
         // Even after an error: what was written is in the tree, the mirror must know it.
         self.queue_index.committed(&removed, queued);
         written.map(|()| outcomes)
     }
 
-    fn write_message(&self, new: &NewMessage, queued: &mut Vec<QueueEntry>) -> Result<Inserted> {
-        let message = &new.message;
-        let id = message.message_id.as_str();
-        if let Some(key) = new.idempotency_key.as_deref() {
-            if let Some(existing) = self.idempotency.get(key)? {
-                let existing = String::from_utf8_lossy(&existing).into_owned();
-                let created = message_id_time_ms(&existing).unwrap_or(0);
-                if message.received_at_ms < created.saturating_add(IDEMPOTENCY_WINDOW_MS) {
-                    return Ok(Inserted::Existing(existing));
-                }
+    /// The message that `key` names, if it was created less than 24 h before `at_ms`.
+    fn message_with_key(&self, key: &str, at_ms: u64) -> Result<Option<String>> {
+        let Some(owner) = self.idempotency.get(key)? else { return Ok(None) };
+        let owner = String::from_utf8_lossy(&owner).into_owned();
+        let created = self.message(&owner)?.map_or(0, |m| m.received_at_ms);
+        Ok((at_ms < created.saturating_add(IDEMPOTENCY_WINDOW_MS)).then_some(owner))
+    }
+
+    fn write_messages(&self, new: &[NewMessage], queued: &mut Vec<QueueEntry>) -> Result<()> {
+        if new.is_empty() {
+            return Ok(());
+        }
+        let waiting: Vec<&str> = new
+            .iter()
+            .filter(|m| m.deliveries.iter().any(|d| d.status == DeliveryStatus::Pending))
+            .map(|m| m.message.message_id.as_str())
+            .collect();
+        let group = self.arrivals.open();
+        if !waiting.is_empty() {
+            self.arrivals_tree.insert(group.to_be_bytes(), join_ids(waiting))?;
+        }
+        let mut by_event: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for m in new {
+            by_event.entry(&m.message.event_id).or_default().push(&m.message.message_id);
+        }
+        for (event, ids) in by_event {
+            self.by_event.insert(by_event_key(event, ids[0]), join_ids(ids))?;
+        }
+        let mut arrived = 0;
+        let written = new.iter().try_for_each(|m| {
+            let id = m.message.message_id.as_str();
+            self.messages.insert(id, encode_message(&m.message, &m.deliveries, &m.body))?;
+            for d in m.deliveries.iter().filter(|d| d.status == DeliveryStatus::Pending) {
+                queued.push(QueueEntry { arrival: Some(group), ..QueueEntry::of(d, &m.message.event_id) });
+                arrived += 1;
+            }
+            Ok::<_, StoreError>(())
+        });
+        self.arrivals.register(group, arrived);
+        written?;
+        for m in new {
+            if let Some(key) = m.idempotency_key.as_deref() {
+                self.idempotency.insert(key, m.message.message_id.as_str())?;
             }
         }
-        let entries: Vec<QueueEntry> = new
-            .deliveries
-            .iter()
-            .filter(|d| d.status == DeliveryStatus::Pending)
-            .map(|d| QueueEntry::of(d, &message.event_id))
-            .collect();
-        for entry in &entries {
-            self.queue.insert(entry.key(), entry.event_id.as_bytes())?;
-        }
-        self.bodies.insert(id, new.body.as_ref())?;
-        self.messages.insert(id, encode(message))?;
-        self.by_event.insert(by_event_key(&message.event_id, id), &[])?;
-        for delivery in &new.deliveries {
-            self.deliveries.insert(delivery_key(id, &delivery.target).as_str(), encode(delivery))?;
-        }
-        if let Some(key) = new.idempotency_key.as_deref() {
-            self.idempotency.insert(key, id)?;
-        }
-        queued.extend(entries);
-        Ok(Inserted::New)
+        Ok(())
     }
 
     fn write_attempt(&self, claimed: &QueueEntry, delivery: &DeliveryRecord, queued: &mut Vec<QueueEntry>) -> Result<()> {
@@ -145,31 +240,72 @@ impl Store {
         }
         self.deliveries.insert(claimed.delivery_key.as_str(), encode(delivery))?;
         if next.as_ref() != Some(claimed) {
-            self.queue.remove(claimed.key())?;
+            self.unqueue(claimed)?;
         }
         queued.extend(next);
         Ok(())
     }
 
-    pub fn message(&self, id: &str) -> Result<Option<MessageRecord>> {
-        self.messages.get(id)?.map(|v| decode("message", &v)).transpose()
+    /// Removes a claimed entry from where it is stored: its key in `queue`, or its share of
+    /// its arrivals group.
+    fn unqueue(&self, claimed: &QueueEntry) -> Result<()> {
+        match claimed.arrival {
+            None => {
+                self.queue.remove(claimed.key())?;
+            }
+            Some(group) => {
+                if self.arrivals.settle(group) {
+                    self.arrivals_tree.remove(group.to_be_bytes())?;
+                }
+            }
+        }
+        Ok(())
     }
 
-    pub fn body(&self, id: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.bodies.get(id)?.map(|v| v.to_vec()))
+    pub fn message(&self, id: &str) -> Result<Option<MessageRecord>> {
+        let Some(value) = self.messages.get(id)? else { return Ok(None) };
+        let header: Header<MessageRecord, serde::de::IgnoredAny> = decode("message", split_message(&value)?.0)?;
+        Ok(Some(header.message))
+    }
+
+    /// A message with its body.
+    pub fn message_with_body(&self, id: &str) -> Result<Option<(MessageRecord, bytes::Bytes)>> {
+        let Some(value) = self.messages.get(id)? else { return Ok(None) };
+        let (header, body) = split_message(&value)?;
+        let header: Header<MessageRecord, serde::de::IgnoredAny> = decode("message", header)?;
+        Ok(Some((header.message, bytes::Bytes::copy_from_slice(body))))
+    }
+
+    /// A message with its deliveries as ingest made them (before any change).
+    pub(super) fn message_as_stored(&self, id: &str) -> Result<Option<(MessageRecord, Vec<DeliveryRecord>)>> {
+        let Some(value) = self.messages.get(id)? else { return Ok(None) };
+        let header: Header<MessageRecord, Vec<DeliveryRecord>> = decode("message", split_message(&value)?.0)?;
+        Ok(Some((header.message, header.deliveries)))
+    }
+
+    fn first_deliveries(&self, message_id: &str) -> Result<Vec<DeliveryRecord>> {
+        let Some(value) = self.messages.get(message_id)? else { return Ok(Vec::new()) };
+        let header: Header<serde::de::IgnoredAny, Vec<DeliveryRecord>> = decode("message", split_message(&value)?.0)?;
+        Ok(header.deliveries)
     }
 
     /// The deliveries of a message, ordered by target id.
     pub fn deliveries_of(&self, message_id: &str) -> Result<Vec<DeliveryRecord>> {
-        self.deliveries
-            .scan_prefix(format!("{message_id}/"))
-            .values()
-            .map(|v| decode("delivery", &v?))
-            .collect()
+        let mut by_target: BTreeMap<String, DeliveryRecord> =
+            self.first_deliveries(message_id)?.into_iter().map(|d| (d.target.clone(), d)).collect();
+        for changed in self.deliveries.scan_prefix(format!("{message_id}/")).values() {
+            let changed: DeliveryRecord = decode("delivery", &changed?)?;
+            by_target.insert(changed.target.clone(), changed);
+        }
+        Ok(by_target.into_values().collect())
     }
 
     pub fn delivery(&self, key: &str) -> Result<Option<DeliveryRecord>> {
-        self.deliveries.get(key)?.map(|v| decode("delivery", &v)).transpose()
+        if let Some(changed) = self.deliveries.get(key)? {
+            return decode("delivery", &changed).map(Some);
+        }
+        let Some((message_id, target)) = key.rsplit_once('/') else { return Ok(None) };
+        Ok(self.first_deliveries(message_id)?.into_iter().find(|d| d.target == target))
     }
 
     /// Message ids, newest first, strictly older than `before` when given, of one event
@@ -179,11 +315,13 @@ impl Store {
         event_id: Option<&str>,
         before: Option<&str>,
     ) -> Box<dyn Iterator<Item = Result<String>> + 'a> {
-        let to_id = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        let before = before.map(str::to_string);
         match event_id {
             Some(event) => {
+                // Groups hold consecutive ids (the writer names messages in order), so
+                // groups newest first, each read backwards, give the ids newest first.
                 let start = by_event_key(event, "");
-                let end = match before {
+                let end = match &before {
                     Some(b) => by_event_key(event, b),
                     None => {
                         let mut end = event.as_bytes().to_vec();
@@ -191,28 +329,32 @@ impl Store {
                         end
                     }
                 };
-                let prefix_len = start.len();
-                Box::new(
-                    self.by_event
-                        .range(start..end)
-                        .keys()
-                        .rev()
-                        .map(move |k| Ok(to_id(&k?[prefix_len..]))),
-                )
+                let groups = self.by_event.range(start..end).values().rev();
+                Box::new(groups.flat_map(move |group| {
+                    let ids = match group {
+                        Ok(group) => split_ids(&group).into_iter().rev().map(Ok).collect(),
+                        Err(e) => vec![Err(StoreError::from(e))],
+                    };
+                    let before = before.clone();
+                    ids.into_iter().filter(move |id| match (id, &before) {
+                        (Ok(id), Some(b)) => id < b,
+                        _ => true,
+                    })
+                }))
             }
             None => {
-                let iter = match before {
+                let iter = match &before {
                     Some(b) => self.messages.range(..b.as_bytes()),
                     None => self.messages.iter(),
                 };
-                Box::new(iter.keys().rev().map(move |k| Ok(to_id(&k?))))
+                Box::new(iter.keys().rev().map(|k| Ok(String::from_utf8_lossy(&k?).into_owned())))
             }
         }
     }
 
     /// Drops a claimed queue entry whose delivery no longer needs attempts.
     pub fn drop_queue_entry(&self, claimed: &QueueEntry) -> Result<()> {
-        self.queue.remove(claimed.key())?;
+        self.unqueue(claimed)?;
         self.queue_index.committed(std::slice::from_ref(claimed), Vec::new());
         Ok(())
     }
@@ -220,6 +362,7 @@ impl Store {
     /// Puts the failed deliveries of a message back in the queue, due now, keeping their
     /// attempt history. Returns how many were re-queued.
     pub fn requeue_failed(&self, message_id: &str, now_ms: u64) -> Result<usize> {
+        use sled::Transactional;
         let Some(message) = self.message(message_id)? else { return Ok(0) };
         let retried: Vec<DeliveryRecord> = self
             .deliveries_of(message_id)?
@@ -249,36 +392,44 @@ impl Store {
     /// Deletes up to `limit` messages that arrived before `cutoff_id` and whose deliveries
     /// are all settled (delivered, failed or skipped), with everything stored for them.
     /// Pending messages are kept whatever their age. Returns how many were deleted.
+    ///
+    /// The message goes last, so a crash part way leaves it to be pruned again.
     pub fn prune_settled_before(&self, cutoff_id: &str, limit: usize) -> Result<usize> {
         let mut pruned = 0;
         for id in self.messages.range(..cutoff_id.as_bytes()).keys().take(limit) {
             let id = String::from_utf8_lossy(&id?).into_owned();
             let Some(message) = self.message(&id)? else { continue };
-            let deliveries = self.deliveries_of(&id)?;
-            if deliveries.iter().any(|d| d.status == DeliveryStatus::Pending) {
+            if self.deliveries_of(&id)?.iter().any(|d| d.status == DeliveryStatus::Pending) {
                 continue;
             }
-            let trees = (&self.messages, &self.bodies, &self.by_event, &self.deliveries, &self.idempotency);
-            trees
-                .transaction(|(messages, bodies, by_event, delivery_tree, idempotency)| {
-                    messages.remove(id.as_str())?;
-                    bodies.remove(id.as_str())?;
-                    by_event.remove(by_event_key(&message.event_id, &id))?;
-                    for d in &deliveries {
-                        delivery_tree.remove(delivery_key(&id, &d.target).as_str())?;
-                    }
-                    // Only while the key still names this message (it moves on after 24 h).
-                    if let Some(key) = &message.idempotency_key {
-                        if idempotency.get(key.as_str())?.is_some_and(|owner| owner == id.as_bytes()) {
-                            idempotency.remove(key.as_str())?;
-                        }
-                    }
-                    Ok(())
-                })
-                .map_err(StoreError::from)?;
+            if let Some(key) = &message.idempotency_key {
+                // Only while the key still names this message (it moves on after 24 h).
+                let _ = self.idempotency.compare_and_swap(key.as_str(), Some(id.as_bytes()), None::<&[u8]>)?;
+            }
+            self.remove_from_by_event(&message.event_id, &id)?;
+            for key in self.deliveries.scan_prefix(format!("{id}/")).keys() {
+                self.deliveries.remove(key?)?;
+            }
+            self.messages.remove(id.as_str())?;
             pruned += 1;
         }
         Ok(pruned)
+    }
+
+    /// Takes `id` out of its `by_event` group: the group with the greatest first id not
+    /// after it. Only the pruner changes groups the writer has written.
+    fn remove_from_by_event(&self, event_id: &str, id: &str) -> Result<()> {
+        let Some((key, group)) = self.by_event.range(by_event_key(event_id, "")..=by_event_key(event_id, id)).next_back().transpose()?
+        else {
+            return Ok(());
+        };
+        let mut ids = split_ids(&group);
+        ids.retain(|other| other != id);
+        match ids.is_empty() {
+            true => self.by_event.remove(key)?,
+            false => self.by_event.insert(key, join_ids(ids.iter().map(String::as_str)))?,
+        };
+        Ok(())
     }
 
     /// Number of stored messages.
@@ -290,13 +441,13 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{message_id_floor, now_ms};
-    use crate::store::Claim;
+    use crate::model::now_ms;
+    use crate::store::{Claim, Lane};
 
-    fn message(id: String, at_ms: u64) -> MessageRecord {
+    fn message(event: &str, at_ms: u64) -> MessageRecord {
         MessageRecord {
-            message_id: id,
-            event_id: "e".into(),
+            message_id: String::new(),
+            event_id: event.into(),
             received_at: String::new(),
             received_at_ms: at_ms,
             headers: vec![],
@@ -307,66 +458,162 @@ mod tests {
         }
     }
 
-    fn pending(message_id: &str, next_attempt_at_ms: u64) -> DeliveryRecord {
+    fn delivery(target: &str, status: DeliveryStatus, next_attempt_at_ms: Option<u64>) -> DeliveryRecord {
         DeliveryRecord {
-            message_id: message_id.into(),
-            target: "t1".into(),
-            status: DeliveryStatus::Pending,
+            message_id: String::new(),
+            target: target.into(),
+            status,
             reason: None,
-            next_attempt_at_ms: Some(next_attempt_at_ms),
+            next_attempt_at_ms,
             attempts: vec![],
         }
+    }
+
+    fn pending(next_attempt_at_ms: u64) -> DeliveryRecord {
+        delivery("t1", DeliveryStatus::Pending, Some(next_attempt_at_ms))
+    }
+
+    fn new(event: &str, deliveries: Vec<DeliveryRecord>) -> Write {
+        Write::Message(NewMessage { message: message(event, now_ms()), body: "{}".into(), deliveries, idempotency_key: None })
+    }
+
+    fn new_ids(outcomes: Vec<Option<Inserted>>) -> Vec<String> {
+        outcomes
+            .into_iter()
+            .map(|o| match o {
+                Some(Inserted::New(id)) => id,
+                other => panic!("not a new message: {other:?}"),
+            })
+            .collect()
+    }
+
+    fn open(path: &std::path::Path) -> Store {
+        Store::open(path, 1 << 20).unwrap()
     }
 
     #[test]
     fn an_entry_a_crash_left_behind_is_told_apart_from_the_live_one() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
-        let id = format!("{}0000000000000000000", message_id_floor(now_ms()));
-        {
-            let store = Store::open(&path, 1 << 20).unwrap();
-            store.insert_message(&message(id.clone(), 100), b"{}", &[pending(&id, 100)], None).unwrap();
+        let id = {
+            let store = open(&path);
+            let Inserted::New(id) = store.insert_message(&message("e", 100), b"{}", &[pending(100)], None).unwrap() else {
+                panic!("stored")
+            };
             // The first insert of an attempt that would retry at 500, then the crash.
-            let orphan = QueueEntry::of(&pending(&id, 500), "e");
+            let orphan = QueueEntry::of(&DeliveryRecord { message_id: id.clone(), ..pending(500) }, "e");
             store.queue.insert(orphan.key(), "e").unwrap();
             store.db.flush().unwrap();
-        }
-        let store = Store::open(&path, 1 << 20).unwrap();
+            id
+        };
+        let store = open(&path);
         assert_eq!(store.queue_len(), 2, "both entries are back after the restart");
         let delivery = store.delivery(&delivery_key(&id, "t1")).unwrap().unwrap();
+        assert_eq!(delivery.message_id, id, "the store named the delivery after its message");
         let lane = QueueEntry::of(&delivery, "e").lane();
         let (Claim::Taken(first), Claim::Taken(second)) = (store.claim_due(&lane, 1_000), store.claim_due(&lane, 1_000)) else {
             panic!("both entries are due at 1000");
         };
+        assert!(first.arrival.is_some(), "the first attempt's entry comes from the arrivals group");
         assert!(first.is_live_for(&delivery), "the entry of the delivery's next attempt is attempted");
         assert!(!second.is_live_for(&delivery), "the crash's entry is stale and dropped");
 
         let mut delivered = delivery.clone();
         delivered.status = DeliveryStatus::Delivered;
         delivered.next_attempt_at_ms = None;
-        store.apply(&[Write::Attempt { claimed: first, delivery: delivered.clone() }]).unwrap();
+        store.apply(vec![Write::Attempt { claimed: first, delivery: delivered.clone() }]).unwrap();
         assert!(!second.is_live_for(&delivered), "nothing is live for a settled delivery");
         store.drop_queue_entry(&second).unwrap();
         assert_eq!(store.queue_len(), 0);
         assert_eq!(store.queue.len(), 0, "the tree agrees with the index");
+        assert_eq!(store.arrivals_tree.len(), 0, "the arrivals group went with its last first attempt");
+        assert_eq!(store.deliveries_of(&id).unwrap()[0].status, DeliveryStatus::Delivered, "the record replaces the first copy");
+    }
+
+    #[test]
+    fn a_restart_queues_exactly_the_new_deliveries_not_yet_attempted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let skipped = delivery("t2", DeliveryStatus::Skipped, None);
+        let ids = {
+            let store = open(&path);
+            let batch = (0..4).map(|_| new("e", vec![pending(10), skipped.clone()])).collect();
+            let ids = new_ids(store.apply(batch).unwrap());
+            assert_eq!(store.arrivals_tree.len(), 1, "one arrivals key for the whole batch");
+            let lane = Lane { event_id: "e".into(), target_id: "t1".into() };
+            let Claim::Taken(first) = store.claim_due(&lane, 10) else { panic!("due") };
+            assert_eq!(first.message_id(), ids[0], "due in the order they were stored");
+            let retry = DeliveryRecord { message_id: ids[0].clone(), ..pending(99) };
+            store.apply(vec![Write::Attempt { claimed: first, delivery: retry }]).unwrap();
+            store.db.flush().unwrap();
+            ids
+        };
+        let store = open(&path);
+        assert_eq!(store.queue_len(), 4, "the retry from the queue tree and three first attempts from the group");
+        assert_eq!(store.queue.len(), 1);
+        let lane = Lane { event_id: "e".into(), target_id: "t1".into() };
+        let mut due = Vec::new();
+        while let Claim::Taken(entry) = store.claim_due(&lane, 1_000) {
+            due.push((entry.message_id().to_string(), entry.due_ms, entry.arrival.is_some()));
+        }
+        let expected = vec![
+            (ids[1].clone(), 10, true),
+            (ids[2].clone(), 10, true),
+            (ids[3].clone(), 10, true),
+            (ids[0].clone(), 99, false),
+        ];
+        assert_eq!(due, expected);
+        let statuses: Vec<_> = store.deliveries_of(&ids[1]).unwrap().iter().map(|d| (d.target.clone(), d.status)).collect();
+        assert_eq!(statuses, [("t1".to_string(), DeliveryStatus::Pending), ("t2".to_string(), DeliveryStatus::Skipped)]);
+    }
+
+    #[test]
+    fn the_event_index_lists_newest_first_across_batches_and_loses_pruned_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir.path().join("db"));
+        let done = || vec![delivery("t1", DeliveryStatus::Delivered, None)];
+        let mut of_a = Vec::new();
+        for batch in 0..3 {
+            let writes = (0..3).map(|i| new(if (batch + i) % 2 == 0 { "a" } else { "b" }, done())).collect();
+            let ids = new_ids(store.apply(writes).unwrap());
+            of_a.extend(ids.into_iter().enumerate().filter(|(i, _)| (batch + i) % 2 == 0).map(|(_, id)| id));
+        }
+        let listed = |before: Option<&str>| -> Vec<String> {
+            store.message_ids_newest_first(Some("a"), before).collect::<Result<_>>().unwrap()
+        };
+        let newest_first: Vec<String> = of_a.iter().rev().cloned().collect();
+        assert_eq!(listed(None), newest_first);
+        assert_eq!(listed(Some(&of_a[3])), newest_first[2..], "a cursor inside a group");
+        assert_eq!(store.message_ids_newest_first(Some("b"), None).count(), 9 - of_a.len());
+
+        let cutoff = format!("{}\u{7f}", of_a[1]); // after the second message of `a`, whatever its event
+        let older = store.message_ids_newest_first(None, Some(&cutoff)).count();
+        assert_eq!(store.prune_settled_before(&cutoff, 100).unwrap(), older);
+        assert_eq!(listed(None), newest_first[..of_a.len() - 2], "pruned ids are gone from the index");
+        assert!(store.message(&of_a[0]).unwrap().is_none());
     }
 
     #[test]
     fn an_idempotency_key_answers_for_24_hours() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("db"), 1 << 20).unwrap();
+        let store = open(&dir.path().join("db"));
+        let insert = |at_ms| store.insert_message(&message("e", at_ms), b"", &[], Some("k")).unwrap();
         let now = now_ms();
         let old_at = now - IDEMPOTENCY_WINDOW_MS - 1;
-        let old = format!("{}0000000000000000000", message_id_floor(old_at));
-        assert_eq!(store.insert_message(&message(old.clone(), old_at), b"", &[], Some("k")).unwrap(), Inserted::New);
-        let within = format!("{}0000000000000000001", message_id_floor(old_at + 1000));
-        assert_eq!(
-            store.insert_message(&message(within, old_at + 1000), b"", &[], Some("k")).unwrap(),
-            Inserted::Existing(old)
-        );
-        let fresh = format!("{}0000000000000000002", message_id_floor(now));
-        assert_eq!(store.insert_message(&message(fresh.clone(), now), b"", &[], Some("k")).unwrap(), Inserted::New);
-        let again = format!("{}0000000000000000003", message_id_floor(now + 1));
-        assert_eq!(store.insert_message(&message(again, now + 1), b"", &[], Some("k")).unwrap(), Inserted::Existing(fresh));
+        let Inserted::New(old) = insert(old_at) else { panic!("the first use stores") };
+        assert_eq!(insert(old_at + 1000), Inserted::Existing(old.clone()));
+        let Inserted::New(fresh) = insert(now) else { panic!("24 h later the key is free again") };
+        assert_ne!(fresh, old);
+        assert_eq!(insert(now + 1), Inserted::Existing(fresh.clone()));
+
+        let twice = |at_ms| Write::Message(NewMessage {
+            message: message("e", at_ms),
+            body: bytes::Bytes::new(),
+            deliveries: vec![],
+            idempotency_key: Some("k2".into()),
+        });
+        let outcomes = store.apply(vec![twice(now), twice(now)]).unwrap();
+        let Some(Inserted::New(first)) = &outcomes[0] else { panic!("stored") };
+        assert_eq!(outcomes[1], Some(Inserted::Existing(first.clone())), "a repeat within one batch");
     }
 }

@@ -4,20 +4,28 @@
 //! - `components`: name -> [`ComponentEntry`](crate::model::ComponentEntry) (JSON); `wasm`: sha256 -> bytes;
 //!   `artifacts`: `{sha256}:{engine hash}` -> compiled code
 //! - `events`: event id -> [`EventConfig`](crate::model::EventConfig) (JSON)
-//! - `messages`: message id -> [`MessageRecord`](crate::model::MessageRecord); `bodies`: message id -> raw body;
-//!   `by_event`: `{event id}\0{message id}` -> ()
-//! - `deliveries`: `{message id}/{target id}` -> [`DeliveryRecord`](crate::model::DeliveryRecord)
+//! - `messages`: message id -> the [`MessageRecord`](crate::model::MessageRecord), the
+//!   deliveries as ingest made them, and the raw body, in one value (`messages.rs`)
+//! - `by_event`: `{event id}\0{first message id}` -> the ids of one batch's messages of that event
+//! - `deliveries`: `{message id}/{target id}` -> [`DeliveryRecord`](crate::model::DeliveryRecord),
+//!   once the delivery changed after ingest
 //! - `idempotency`: idempotency key -> the message id it created
 //! - `queue`: due time (u64 big-endian ms) ++ delivery key -> event id, the pending
-//!   deliveries in the order they are due; mirrored in memory by lane (`queue.rs`).
+//!   deliveries after their first attempt, in the order they are due; mirrored in memory by
+//!   lane (`queue.rs`)
+//! - `arrivals`: group number (u64 big-endian) -> ids of new messages whose first attempts
+//!   are not all recorded (`arrivals.rs`)
 //!
-//! Message ids are time-ordered, so every tree keyed by them iterates oldest first.
+//! Message ids are time-ordered and handed out by the writer in the order it stores
+//! messages, so every tree keyed by them iterates oldest first and grows at its end.
 
+mod arrivals;
 mod committer;
 mod components;
 mod events;
 mod messages;
 mod queue;
+mod upgrade;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -33,8 +41,8 @@ pub use queue::{Claim, Lane, QueueEntry};
 pub enum StoreError {
     #[error("storage error: {0}")]
     Sled(#[from] sled::Error),
-    #[error("stored {what} is unreadable: {source}")]
-    Corrupt { what: &'static str, source: serde_json::Error },
+    #[error("stored {what} is unreadable: {reason}")]
+    Corrupt { what: &'static str, reason: String },
     #[error("cannot open the data directory {path}: {source}")]
     Open { path: String, source: sled::Error },
     #[error(
@@ -69,12 +77,13 @@ pub struct Store {
     artifacts: sled::Tree,
     events: sled::Tree,
     messages: sled::Tree,
-    bodies: sled::Tree,
     by_event: sled::Tree,
     deliveries: sled::Tree,
     queue: sled::Tree,
+    arrivals_tree: sled::Tree,
     idempotency: sled::Tree,
     queue_index: queue::QueueIndex,
+    arrivals: arrivals::Arrivals,
     event_cache: events::EventCache,
     commits: GroupCommit,
     /// sled's log file. sled makes a flush stable with `sync_file_range`, which leaves the
@@ -107,19 +116,22 @@ impl Store {
         Self::check_not_lost(&db, dir)?;
         let tree = |name: &str| db.open_tree(name);
         let events = tree("events")?;
+        let (messages, by_event) = (tree("messages")?, tree("by_event")?);
+        upgrade::upgrade(&db, &messages, &by_event)?;
         let store = Store {
             event_cache: events::EventCache::load(&events)?,
             components: tree("components")?,
             wasm: tree("wasm")?,
             artifacts: tree("artifacts")?,
             events,
-            messages: tree("messages")?,
-            bodies: tree("bodies")?,
-            by_event: tree("by_event")?,
+            messages,
+            by_event,
             deliveries: tree("deliveries")?,
             queue: tree("queue")?,
+            arrivals_tree: tree("arrivals")?,
             idempotency: tree("idempotency")?,
             queue_index: queue::QueueIndex::default(),
+            arrivals: arrivals::Arrivals::default(),
             commits: GroupCommit::default(),
             log_file: Arc::new(Self::open_log(dir)?),
             db,
@@ -183,5 +195,5 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 }
 
 fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|source| StoreError::Corrupt { what, source })
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt { what, reason: e.to_string() })
 }

@@ -3,7 +3,11 @@
 //! what is due costs a look at each lane's head, not a read of the tree, and a lane whose
 //! target is busy is passed over without touching its entries.
 //!
-//! The tree stays the truth: the mirror is rebuilt from it at start, and an entry taken
+//! The first entry of a new delivery is kept in memory only, with its message's arrivals
+//! group (`arrivals.rs`) as its durable trace; later ones (retries, postponements) are
+//! keys of the tree.
+//!
+//! The store stays the truth: the mirror is rebuilt from it at start, and an entry taken
 //! by the dispatcher (claimed) stays in the tree until its attempt is recorded, so a crash
 //! mid-attempt leaves it due.
 
@@ -20,6 +24,9 @@ pub struct QueueEntry {
     /// `{message id}/{target id}`, the key of the delivery record.
     pub delivery_key: String,
     pub event_id: String,
+    /// The arrivals group of a new delivery's first entry, which is kept in memory only;
+    /// `None` for an entry of the `queue` tree.
+    pub arrival: Option<u64>,
 }
 
 impl QueueEntry {
@@ -30,6 +37,7 @@ impl QueueEntry {
             due_ms: delivery.next_attempt_at_ms.unwrap_or(0),
             delivery_key: super::delivery_key(&delivery.message_id, &delivery.target),
             event_id: event_id.to_string(),
+            arrival: None,
         }
     }
 
@@ -124,7 +132,7 @@ impl QueueIndex {
 }
 
 impl Store {
-    /// Loads the mirror from the tree (at open). Entries written before the queue held
+    /// Loads the mirror from the `queue` tree and the arrivals groups (at open). Entries written before the queue held
     /// event ids get theirs from the message record.
     pub(super) fn load_queue_index(&self) -> Result<()> {
         let mut entries = Vec::new();
@@ -135,12 +143,14 @@ impl Store {
                 due_ms: u64::from_be_bytes(due.try_into().unwrap_or([0; 8])),
                 delivery_key: String::from_utf8_lossy(delivery_key).into_owned(),
                 event_id: String::from_utf8_lossy(&value).into_owned(),
+                arrival: None,
             };
             if entry.event_id.is_empty() {
                 entry.event_id = self.message(entry.message_id())?.map(|m| m.event_id).unwrap_or_default();
             }
             entries.push(entry);
         }
+        entries.extend(self.load_arrivals()?);
         self.queue_index.committed(&[], entries);
         Ok(())
     }
@@ -203,7 +213,7 @@ mod tests {
     use super::*;
 
     fn entry(due_ms: u64, message: &str, event: &str) -> QueueEntry {
-        QueueEntry { due_ms, delivery_key: format!("{message}/t1"), event_id: event.into() }
+        QueueEntry { due_ms, delivery_key: format!("{message}/t1"), event_id: event.into(), arrival: None }
     }
 
     #[test]
