@@ -93,7 +93,7 @@ impl App {
         let runtime = Runtime::new(settings.guest_limits.clone())?;
         Ok(Arc::new(App {
             components: Registry::new(runtime, store.clone(), settings.compile_cache.clone()),
-            committer: store::Committer::start(store.clone()),
+            committer: store::Committer::start(store.clone())?,
             store,
             settings,
             queue_changed: Notify::new(),

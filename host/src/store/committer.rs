@@ -1,7 +1,7 @@
-//! Group commit of the pipeline's writes (ingested messages, attempt outcomes): one task
+//! Group commit of the pipeline's writes (ingested messages, attempt outcomes): one thread
 //! applies whatever has queued up as one batch and makes it durable with one flush, then
-//! answers every waiting caller. While a flush runs, the next batch gathers and is
-//! applied, so the cost of a disk sync is shared by all the writes that arrive during it.
+//! answers every waiting caller. While a flush runs, the next batch gathers, so the cost
+//! of a disk sync is shared by all the writes that arrive during it.
 //! Being the only writer of these keys is also what lets [`Store::apply`] do without a
 //! transaction.
 
@@ -23,11 +23,14 @@ pub struct Committer {
 }
 
 impl Committer {
-    /// Starts the writer task on the current tokio runtime.
-    pub fn start(store: Arc<Store>) -> Committer {
+    /// Starts the writer thread.
+    pub fn start(store: Arc<Store>) -> Result<Committer> {
         let (queue, pending) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(write_batches(store, pending));
-        Committer { queue }
+        std::thread::Builder::new()
+            .name("hookgate-writer".into())
+            .spawn(move || write_batches(&store, pending))
+            .map_err(|e| StoreError::Commit(format!("cannot start the store's writer: {e}")))?;
+        Ok(Committer { queue })
     }
 
     /// Stores `message` durably (on disk when this returns `Ok`).
@@ -50,27 +53,22 @@ impl Committer {
     }
 }
 
-/// Applies batch after batch; each batch's flush runs in its own task, so the next batch
-/// is applied while the previous one syncs (the store's group commit then covers both
-/// with at most one more sync).
-async fn write_batches(store: Arc<Store>, mut pending: mpsc::Receiver<(Write, Reply)>) {
+/// Applies and flushes batch after batch, each batch being whatever queued up while the
+/// previous one was written: the more writes arrive, the more share one disk sync. A
+/// thread of its own, so that a batch costs no hand-over between threads.
+fn write_batches(store: &Store, mut pending: mpsc::Receiver<(Write, Reply)>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while pending.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (writes, replies): (Vec<Write>, Vec<Reply>) = batch.drain(..).unzip();
-        let writer = store.clone();
-        let written = tokio::task::spawn_blocking(move || writer.apply(writes))
-            .await
-            .unwrap_or_else(|e| Err(StoreError::Commit(format!("the write failed: {e}"))));
-        match written {
-            Ok(outcomes) => {
-                let store = store.clone();
-                tokio::spawn(async move {
-                    match store.flush().await {
-                        Ok(()) => answer(replies, outcomes),
-                        Err(e) => fail(replies, &e),
-                    }
-                });
+    while let Some(first) = pending.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match pending.try_recv() {
+                Ok(write) => batch.push(write),
+                Err(_) => break,
             }
+        }
+        let (writes, replies): (Vec<Write>, Vec<Reply>) = batch.drain(..).unzip();
+        match store.apply(writes).and_then(|outcomes| store.sync().map(|()| outcomes)) {
+            Ok(outcomes) => answer(replies, outcomes),
             Err(e) => fail(replies, &e),
         }
     }

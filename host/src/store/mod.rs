@@ -85,24 +85,11 @@ pub struct Store {
     queue_index: queue::QueueIndex,
     arrivals: arrivals::Arrivals,
     event_cache: events::EventCache,
-    commits: GroupCommit,
     /// sled's log file. sled makes a flush stable with `sync_file_range`, which leaves the
     /// file's metadata and the drive's cache unsynced; a 202 promises more, so every flush
     /// ends with an `fdatasync` of the log (through this handle: it syncs the file, whoever
     /// wrote it).
-    log_file: Arc<std::fs::File>,
-}
-
-/// Group commit: callers that ask for a flush while one is running are served by the next
-/// one together, so many concurrent ingests share one disk sync instead of one each.
-#[derive(Default)]
-struct GroupCommit {
-    /// Tickets handed out: a caller's writes happened before it took its ticket.
-    requested: std::sync::atomic::AtomicU64,
-    /// Every ticket up to this one is on disk.
-    flushed: std::sync::atomic::AtomicU64,
-    /// One flush at a time; waiting here is waiting for the flush in progress.
-    running: tokio::sync::Mutex<()>,
+    log_file: std::fs::File,
 }
 
 impl Store {
@@ -132,8 +119,7 @@ impl Store {
             idempotency: tree("idempotency")?,
             queue_index: queue::QueueIndex::default(),
             arrivals: arrivals::Arrivals::default(),
-            commits: GroupCommit::default(),
-            log_file: Arc::new(Self::open_log(dir)?),
+            log_file: Self::open_log(dir)?,
             db,
         };
         store.load_queue_index()?;
@@ -164,23 +150,19 @@ impl Store {
         Ok(())
     }
 
-    /// Makes every write so far durable on disk (sharing the sync with concurrent callers).
-    pub async fn flush(&self) -> Result<()> {
-        use std::sync::atomic::Ordering::SeqCst;
-        let ticket = self.commits.requested.fetch_add(1, SeqCst) + 1;
-        let _turn = self.commits.running.lock().await;
-        if self.commits.flushed.load(SeqCst) >= ticket {
-            return Ok(()); // a flush that started after our writes has finished
-        }
-        let covered = self.commits.requested.load(SeqCst);
-        self.db.flush_async().await?;
-        let log = self.log_file.clone();
-        tokio::task::spawn_blocking(move || log.sync_data())
+    /// Makes every write so far durable on disk (for the admin API's writes; the pipeline's
+    /// writer shares one sync among many writes, see [`Committer`]).
+    pub async fn flush(self: &Arc<Self>) -> Result<()> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.sync())
             .await
             .map_err(|e| StoreError::Commit(format!("the disk sync did not run: {e}")))?
-            .map_err(StoreError::Sync)?;
-        self.commits.flushed.fetch_max(covered, SeqCst);
-        Ok(())
+    }
+
+    /// Makes every write so far durable on disk, blocking the calling thread.
+    fn sync(&self) -> Result<()> {
+        self.db.flush()?;
+        self.log_file.sync_data().map_err(StoreError::Sync)
     }
 
     /// Bytes the database takes on disk.
