@@ -1,7 +1,9 @@
-//! Group commit of the pipeline's writes (ingested messages, attempt outcomes): one thread
-//! applies whatever has queued up as one batch and makes it durable with one flush, then
-//! answers every waiting caller. While a flush runs, the next batch gathers, so the cost
-//! of a disk sync is shared by all the writes that arrive during it.
+//! Group commit of the pipeline's writes (ingested messages, attempt outcomes), on two
+//! threads of their own: the writer applies whatever has queued up as one batch; the
+//! syncer makes all the batches applied so far durable with one flush and answers their
+//! callers. While one sync runs, the next batches are applied, so the cost of a disk sync
+//! is shared by all the writes that arrive during it, and no batch waits for a hand-over
+//! to a pool thread.
 //! Being the only writer of these keys is also what lets [`Store::apply`] do without a
 //! transaction.
 
@@ -23,13 +25,19 @@ pub struct Committer {
 }
 
 impl Committer {
-    /// Starts the writer thread.
+    /// Starts the writer and syncer threads.
     pub fn start(store: Arc<Store>) -> Result<Committer> {
         let (queue, pending) = mpsc::channel(4 * MAX_BATCH);
-        std::thread::Builder::new()
-            .name("hookgate-writer".into())
-            .spawn(move || write_batches(&store, pending))
-            .map_err(|e| StoreError::Commit(format!("cannot start the store's writer: {e}")))?;
+        let (applied, to_sync) = std::sync::mpsc::channel();
+        let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(work)
+                .map_err(|e| StoreError::Commit(format!("cannot start the store's {name}: {e}")))
+        };
+        let syncer = store.clone();
+        spawn("hookgate-syncer", Box::new(move || sync_batches(&syncer, to_sync)))?;
+        spawn("hookgate-writer", Box::new(move || write_batches(&store, pending, applied)))?;
         Ok(Committer { queue })
     }
 
@@ -53,10 +61,12 @@ impl Committer {
     }
 }
 
-/// Applies and flushes batch after batch, each batch being whatever queued up while the
-/// previous one was written: the more writes arrive, the more share one disk sync. A
-/// thread of its own, so that a batch costs no hand-over between threads.
-fn write_batches(store: &Store, mut pending: mpsc::Receiver<(Write, Reply)>) {
+/// A batch applied but not yet on disk: its callers and what became of their writes.
+type Applied = (Vec<Reply>, Vec<Option<Inserted>>);
+
+/// Applies batch after batch, each being whatever queued up meanwhile, and hands each to
+/// the syncer: the next batch is applied while the previous one goes to disk.
+fn write_batches(store: &Store, mut pending: mpsc::Receiver<(Write, Reply)>, applied: std::sync::mpsc::Sender<Applied>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = pending.blocking_recv() {
         batch.push(first);
@@ -67,9 +77,27 @@ fn write_batches(store: &Store, mut pending: mpsc::Receiver<(Write, Reply)>) {
             }
         }
         let (writes, replies): (Vec<Write>, Vec<Reply>) = batch.drain(..).unzip();
-        match store.apply(writes).and_then(|outcomes| store.sync().map(|()| outcomes)) {
-            Ok(outcomes) => answer(replies, outcomes),
+        match store.apply(writes) {
+            Ok(outcomes) => {
+                if let Err(std::sync::mpsc::SendError((replies, _))) = applied.send((replies, outcomes)) {
+                    fail(replies, &StoreError::Commit("the store's syncer has stopped".into()));
+                }
+            }
             Err(e) => fail(replies, &e),
+        }
+    }
+}
+
+/// Makes applied batches durable, all those waiting with one sync, then answers their callers.
+fn sync_batches(store: &Store, to_sync: std::sync::mpsc::Receiver<Applied>) {
+    while let Ok(first) = to_sync.recv() {
+        let batches: Vec<Applied> = std::iter::once(first).chain(to_sync.try_iter()).collect();
+        let synced = store.sync();
+        for (replies, outcomes) in batches {
+            match &synced {
+                Ok(()) => answer(replies, outcomes),
+                Err(e) => fail(replies, e),
+            }
         }
     }
 }
