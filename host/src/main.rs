@@ -10,11 +10,6 @@ use clap::{Args, Parser, Subcommand};
 use hookgate::runtime::GuestLimits;
 use hookgate::{App, Settings};
 
-/// mimalloc instead of glibc's malloc: the store and the HTTP stack allocate and free many
-/// small buffers across threads, where glibc spent a sixth of the ingest path's time
-/// (BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(name = "hookgate", version, about = "A WebAssembly-extensible webhook gateway")]
