@@ -94,8 +94,8 @@ struct ServeArgs {
     #[arg(long, default_value_t = 1024)]
     max_body_kb: usize,
     /// Page cache of the store, in MiB. The gateway's memory is this, plus sled's per-page
-    /// index (about 120 bytes per stored message), plus the pending deliveries' queue index.
-    #[arg(long, default_value_t = 64)]
+    /// index (about 60 bytes per stored message), plus the pending deliveries' queue index.
+    #[arg(long, env = "HOOKGATE_CACHE_MB", default_value_t = 64)]
     cache_mb: u64,
     /// Delivery attempts in flight at once.
     #[arg(long, default_value_t = 64)]
