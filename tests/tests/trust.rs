@@ -374,6 +374,46 @@ async fn every_acknowledged_message_survives_kill_9_under_load() {
     }
 }
 
+/// Messages whose first attempt had not started when the gateway died are queued again
+/// from the store at start (they have no queue key of their own), and delivered.
+#[tokio::test]
+async fn messages_never_attempted_before_a_kill_9_are_delivered_after_the_restart() {
+    let mut gw = Gateway::new();
+    let rx = Receiver::start();
+    rx.set_default(Reply::ok().delay(std::time::Duration::from_secs(3)));
+    gw.put_event_ok("slow", json!({"targets": [{"id": "t1", "method": "POST", "url": rx.url("/hook"), "max_in_flight": 1}]}))
+        .await;
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        ids.push(gw.fire_json("slow", &json!({"n": n})).await);
+    }
+    // One attempt holds the target's only slot; the others wait with no attempt at all.
+    let end = std::time::Instant::now() + DEADLINE;
+    while rx.count() == 0 && std::time::Instant::now() < end {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let mut untried = 0;
+    for id in &ids {
+        let m = gw.message(id).await;
+        if m["deliveries"][0]["attempts"].as_array().is_some_and(Vec::is_empty) {
+            assert_eq!(m["status"], "pending", "{m}");
+            untried += 1;
+        }
+    }
+    assert!(untried >= 18, "the target is held by one attempt, so the rest are untried: {untried}");
+    gw.kill();
+
+    rx.set_default(Reply::ok());
+    gw.start_again();
+    for id in &ids {
+        gw.wait_message_status(id, "delivered", DEADLINE).await;
+    }
+    let received: std::collections::HashSet<String> =
+        rx.requests().iter().filter_map(|r| r.header("webhook-id").map(str::to_string)).collect();
+    let missing: Vec<&String> = ids.iter().filter(|id| !received.contains(*id)).collect();
+    assert!(missing.is_empty(), "never delivered: {missing:?}");
+}
+
 #[tokio::test]
 async fn a_damaged_store_is_refused_with_its_path_never_started_empty() {
     let mut gw = Gateway::new();
