@@ -135,9 +135,10 @@ impl Store {
     ///   messages, then the idempotency keys, so a prefix has group ids whose message is
     ///   missing (skipped when read), or messages without their key (the clients got no
     ///   202 and may send them again);
-    /// - an attempt writes the next queue entry, then the delivery, then removes the claimed
-    ///   entry, so a prefix leaves at most an extra entry whose due time is not the
-    ///   delivery's next attempt, which the dispatcher drops as stale.
+    /// - an attempt writes the next queue entry, then the `failed` index entry of a failed
+    ///   delivery, then the delivery, then removes the claimed entry, so a prefix leaves at
+    ///   most an extra entry whose due time is not the delivery's next attempt, which the
+    ///   dispatcher drops as stale, or an index entry the listing filters out.
     pub fn apply(&self, batch: Vec<Write>) -> Result<Vec<Option<Inserted>>> {
         let mut outcomes = Vec::with_capacity(batch.len());
         let (mut new, mut attempts) = (Vec::new(), Vec::new());
@@ -237,6 +238,9 @@ impl Store {
         let next = (delivery.status == DeliveryStatus::Pending).then(|| QueueEntry::of(delivery, &claimed.event_id));
         if let Some(entry) = &next {
             self.queue.insert(entry.key(), entry.event_id.as_bytes())?;
+        }
+        if delivery.status == DeliveryStatus::Failed {
+            self.failed.insert(delivery.message_id.as_bytes(), &[])?;
         }
         self.deliveries.insert(claimed.delivery_key.as_str(), encode(delivery))?;
         if next.as_ref() != Some(claimed) {
@@ -352,6 +356,16 @@ impl Store {
         }
     }
 
+    /// Ids of messages with a delivery that failed at some point, newest first, strictly
+    /// older than `before` when given (a superset of the failed ones: check each).
+    pub fn failed_message_ids_newest_first<'a>(&'a self, before: Option<&str>) -> impl Iterator<Item = Result<String>> + 'a {
+        let ids = match before {
+            Some(b) => self.failed.range(..b.as_bytes()),
+            None => self.failed.iter(),
+        };
+        ids.keys().rev().map(|k| Ok(String::from_utf8_lossy(&k?).into_owned()))
+    }
+
     /// Drops a claimed queue entry whose delivery no longer needs attempts.
     pub fn drop_queue_entry(&self, claimed: &QueueEntry) -> Result<()> {
         self.unqueue(claimed)?;
@@ -407,6 +421,7 @@ impl Store {
                 let _ = self.idempotency.compare_and_swap(key.as_str(), Some(id.as_bytes()), None::<&[u8]>)?;
             }
             self.remove_from_by_event(&message.event_id, &id)?;
+            self.failed.remove(id.as_str())?;
             for key in self.deliveries.scan_prefix(format!("{id}/")).keys() {
                 self.deliveries.remove(key?)?;
             }
@@ -591,6 +606,26 @@ mod tests {
         assert_eq!(store.prune_settled_before(&cutoff, 100).unwrap(), older);
         assert_eq!(listed(None), newest_first[..of_a.len() - 2], "pruned ids are gone from the index");
         assert!(store.message(&of_a[0]).unwrap().is_none());
+    }
+
+    #[test]
+    fn failed_deliveries_are_indexed_until_their_message_is_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir.path().join("db"));
+        let ids = new_ids(store.apply(vec![new("e", vec![pending(10)]), new("e", vec![pending(10)])]).unwrap());
+        let lane = Lane { event_id: "e".into(), target_id: "t1".into() };
+        for (id, status) in ids.iter().zip([DeliveryStatus::Failed, DeliveryStatus::Delivered]) {
+            let Claim::Taken(claimed) = store.claim_due(&lane, 10) else { panic!("due") };
+            assert_eq!(claimed.message_id(), id);
+            let outcome = DeliveryRecord { message_id: id.clone(), ..delivery("t1", status, None) };
+            store.apply(vec![Write::Attempt { claimed, delivery: outcome }]).unwrap();
+        }
+        let failed = |before: Option<&str>| -> Vec<String> { store.failed_message_ids_newest_first(before).collect::<Result<_>>().unwrap() };
+        assert_eq!(failed(None), [ids[0].clone()], "only the failed one");
+        assert!(failed(Some(&ids[0])).is_empty(), "the cursor bounds it");
+        let cutoff = format!("{}\u{7f}", ids[1]);
+        assert_eq!(store.prune_settled_before(&cutoff, 10).unwrap(), 2);
+        assert!(failed(None).is_empty(), "pruned with its message");
     }
 
     #[test]

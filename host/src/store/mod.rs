@@ -9,6 +9,9 @@
 //! - `by_event`: `{event id}\0{first message id}` -> the ids of one batch's messages of that event
 //! - `deliveries`: `{message id}/{target id}` -> [`DeliveryRecord`](crate::model::DeliveryRecord),
 //!   once the delivery changed after ingest
+//! - `failed`: message id -> (), every message with a delivery that failed at some point: the
+//!   index of the delivery log's `status=failed` (a superset: a manual retry may have
+//!   delivered it since)
 //! - `idempotency`: idempotency key -> the message id it created
 //! - `queue`: due time (u64 big-endian ms) ++ delivery key -> event id, the pending
 //!   deliveries after their first attempt, in the order they are due; mirrored in memory by
@@ -81,6 +84,7 @@ pub struct Store {
     deliveries: sled::Tree,
     queue: sled::Tree,
     arrivals_tree: sled::Tree,
+    failed: sled::Tree,
     idempotency: sled::Tree,
     queue_index: queue::QueueIndex,
     arrivals: arrivals::Arrivals,
@@ -103,8 +107,10 @@ impl Store {
         Self::check_not_lost(&db, dir)?;
         let tree = |name: &str| db.open_tree(name);
         let events = tree("events")?;
-        let (messages, by_event) = (tree("messages")?, tree("by_event")?);
+        let (messages, by_event, deliveries, failed) =
+            (tree("messages")?, tree("by_event")?, tree("deliveries")?, tree("failed")?);
         upgrade::upgrade(&db, &messages, &by_event)?;
+        upgrade::index_failed(&db, &deliveries, &failed)?;
         let store = Store {
             event_cache: events::EventCache::load(&events)?,
             components: tree("components")?,
@@ -113,9 +119,10 @@ impl Store {
             events,
             messages,
             by_event,
-            deliveries: tree("deliveries")?,
+            deliveries,
             queue: tree("queue")?,
             arrivals_tree: tree("arrivals")?,
+            failed,
             idempotency: tree("idempotency")?,
             queue_index: queue::QueueIndex::default(),
             arrivals: arrivals::Arrivals::default(),

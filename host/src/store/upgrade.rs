@@ -1,14 +1,18 @@
-//! Stores written by hookgate before messages were kept in one value (2026-11-23), upgraded
-//! in place at open, so that nothing they hold is lost:
+//! Stores written by earlier versions of hookgate, upgraded in place at open, so that
+//! nothing they hold is lost.
+//!
+//! Before messages were kept in one value (2026-11-23):
 //! - `messages` held the record alone and `bodies` the body: each message becomes one
 //!   value with its body and no deliveries of ingest (its deliveries all have records);
 //! - `by_event` held one empty-valued key per message: each becomes a group of one id.
 //!
 //! Every step can run again after a crash; `bodies` is dropped last.
+//!
+//! Before the `failed` index: it is built from the delivery records once.
 
 use super::messages::encode_message;
 use super::{decode, Result};
-use crate::model::MessageRecord;
+use crate::model::{DeliveryRecord, DeliveryStatus, MessageRecord};
 
 const LEGACY_BODIES: &str = "bodies";
 
@@ -39,6 +43,24 @@ pub(super) fn upgrade(db: &sled::Db, messages: &sled::Tree, by_event: &sled::Tre
     Ok(())
 }
 
+/// Fills the `failed` index from the delivery records, unless the store says it holds it.
+pub(super) fn index_failed(db: &sled::Db, deliveries: &sled::Tree, failed: &sled::Tree) -> Result<()> {
+    const INDEXED: &[u8] = b"hookgate:failed-indexed";
+    if db.contains_key(INDEXED)? {
+        return Ok(());
+    }
+    for value in deliveries.iter().values() {
+        let delivery: DeliveryRecord = decode("delivery", &value?)?;
+        if delivery.status == DeliveryStatus::Failed {
+            failed.insert(delivery.message_id.as_bytes(), &[])?;
+        }
+    }
+    db.flush()?;
+    db.insert(INDEXED, &[])?;
+    db.flush()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,18 +68,18 @@ mod tests {
     use crate::store::{delivery_key, queue::QueueEntry, Store};
 
     #[test]
-    fn a_store_of_the_earlier_layout_opens_with_nothing_lost() {
+    fn a_store_of_the_earlier_layouts_opens_with_nothing_lost() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
         let (id, pending_id) = ("msg_0190000000007000800000000000001", "msg_0190000000007000800000000000002");
         {
-            // What the earlier store wrote for a delivered and a pending message of `orders`.
+            // What the earlier store wrote for a failed and a pending message of `orders`.
             let db = sled::open(&path).unwrap();
             db.insert("hookgate:created", "2026-11-20T00:00:00Z").unwrap();
             let (messages, bodies) = (db.open_tree("messages").unwrap(), db.open_tree(LEGACY_BODIES).unwrap());
             let (by_event, deliveries, queue) =
                 (db.open_tree("by_event").unwrap(), db.open_tree("deliveries").unwrap(), db.open_tree("queue").unwrap());
-            for (message, status) in [(id, DeliveryStatus::Delivered), (pending_id, DeliveryStatus::Pending)] {
+            for (message, status) in [(id, DeliveryStatus::Failed), (pending_id, DeliveryStatus::Pending)] {
                 let record = serde_json::json!({
                     "message_id": message, "event_id": "orders", "received_at": "2026-11-20T00:00:00Z",
                     "received_at_ms": 1_763_596_800_000u64, "headers": [], "content_type": "application/json", "body_size": 9,
@@ -85,7 +107,9 @@ mod tests {
         let store = Store::open(&path, 1 << 20).unwrap();
         let (message, body) = store.message_with_body(id).unwrap().expect("the message is still there");
         assert_eq!((message.event_id.as_str(), &body[..]), ("orders", &b"{\"n\": 42}"[..]));
-        assert_eq!(store.deliveries_of(id).unwrap()[0].status, DeliveryStatus::Delivered);
+        assert_eq!(store.deliveries_of(id).unwrap()[0].status, DeliveryStatus::Failed);
+        let failed: Vec<String> = store.failed_message_ids_newest_first(None).collect::<Result<_>>().unwrap();
+        assert_eq!(failed, [id], "the failed index is built from the delivery records");
         let listed: Vec<String> = store.message_ids_newest_first(Some("orders"), None).collect::<Result<_>>().unwrap();
         assert_eq!(listed, [pending_id, id]);
         assert_eq!(store.queue_len(), 1, "the pending delivery is still queued");

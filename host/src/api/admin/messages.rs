@@ -85,13 +85,19 @@ async fn list(State(app): State<Arc<App>>, query: Result<Query<ListQuery>, Query
         (cursor, bound) => cursor.or(bound),
     };
     let since_bound = since.map(message_id_floor);
-    let ids = app
-        .store
-        .message_ids_newest_first(event_id.as_deref(), start.as_deref())
+    // Failures are rare: their index is read instead of the whole log.
+    let ids: Box<dyn Iterator<Item = _>> = match wanted {
+        Some(DeliveryStatus::Failed) => Box::new(app.store.failed_message_ids_newest_first(start.as_deref())),
+        _ => app.store.message_ids_newest_first(event_id.as_deref(), start.as_deref()),
+    };
+    let ids = ids
         .map(|id| id.map_err(ApiError::from))
         .take_while(|id| !matches!((id, &since_bound), (Ok(id), Some(bound)) if id < bound));
     let (messages, next_cursor) = page(ids, limit, MAX_SCANNED, |id| {
         let Some(message) = app.store.message(id)? else { return Ok(None) };
+        if event_id.as_ref().is_some_and(|event| *event != message.event_id) {
+            return Ok(None);
+        }
         let (status, value) = view(&app, &message)?;
         let status = match &target {
             None => Some(status),
