@@ -10,7 +10,6 @@ use clap::{Args, Parser, Subcommand};
 use hookgate::runtime::GuestLimits;
 use hookgate::{App, Settings};
 
-
 #[derive(Parser)]
 #[command(name = "hookgate", version, about = "A WebAssembly-extensible webhook gateway")]
 struct Cli {

@@ -358,13 +358,7 @@ async fn every_acknowledged_message_survives_kill_9_under_load() {
     assert!(acked.len() >= 300, "load did not build up before the kill: {}", acked.len());
 
     gw.start_again();
-    for id in &acked {
-        gw.wait_message_status(id, "delivered", DEADLINE).await;
-    }
-    let received: std::collections::HashSet<String> =
-        rx.requests().iter().filter_map(|r| r.header("webhook-id").map(str::to_string)).collect();
-    let missing: Vec<&String> = acked.iter().filter(|id| !received.contains(*id)).collect();
-    assert!(missing.is_empty(), "acknowledged but never delivered: {missing:?}");
+    assert_all_delivered(&gw, &rx, &acked).await;
     // Messages stored but not acknowledged (the kill came between flush and answer) are
     // whole: a body, one delivery, delivered like the rest.
     let listed = gw.messages("event_id=load&limit=500").await;
@@ -405,13 +399,18 @@ async fn messages_never_attempted_before_a_kill_9_are_delivered_after_the_restar
 
     rx.set_default(Reply::ok());
     gw.start_again();
-    for id in &ids {
+    assert_all_delivered(&gw, &rx, &ids).await;
+}
+
+/// Every one of `ids` is logged as delivered and reached the receiver (by its `webhook-id`).
+async fn assert_all_delivered(gw: &Gateway, rx: &Receiver, ids: &[String]) {
+    for id in ids {
         gw.wait_message_status(id, "delivered", DEADLINE).await;
     }
     let received: std::collections::HashSet<String> =
         rx.requests().iter().filter_map(|r| r.header("webhook-id").map(str::to_string)).collect();
     let missing: Vec<&String> = ids.iter().filter(|id| !received.contains(*id)).collect();
-    assert!(missing.is_empty(), "never delivered: {missing:?}");
+    assert!(missing.is_empty(), "logged as delivered but never received: {missing:?}");
 }
 
 #[tokio::test]

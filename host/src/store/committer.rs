@@ -29,15 +29,9 @@ impl Committer {
     pub fn start(store: Arc<Store>) -> Result<Committer> {
         let (queue, pending) = mpsc::channel(4 * MAX_BATCH);
         let (applied, to_sync) = std::sync::mpsc::channel();
-        let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
-            std::thread::Builder::new()
-                .name(name.into())
-                .spawn(work)
-                .map_err(|e| StoreError::Commit(format!("cannot start the store's {name}: {e}")))
-        };
         let syncer = store.clone();
-        spawn("hookgate-syncer", Box::new(move || sync_batches(&syncer, to_sync)))?;
-        spawn("hookgate-writer", Box::new(move || write_batches(&store, pending, applied)))?;
+        spawn("hookgate-syncer", move || sync_batches(&syncer, to_sync))?;
+        spawn("hookgate-writer", move || write_batches(&store, pending, applied))?;
         Ok(Committer { queue })
     }
 
@@ -59,6 +53,14 @@ impl Committer {
         self.queue.send((write, reply)).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
+}
+
+fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<()> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(work)
+        .map(drop)
+        .map_err(|e| StoreError::Commit(format!("cannot start the store's thread {name}: {e}")))
 }
 
 /// A batch applied but not yet on disk: its callers and what became of their writes.

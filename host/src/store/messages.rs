@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 use super::queue::QueueEntry;
@@ -35,6 +36,16 @@ pub(super) fn join_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> Vec<u8> {
 
 pub(super) fn split_ids(value: &[u8]) -> Vec<String> {
     value.split(|b| *b == b'\n').filter(|id| !id.is_empty()).map(|id| String::from_utf8_lossy(id).into_owned()).collect()
+}
+
+/// The keys (message ids) of a tree keyed by message id, newest first, strictly older than
+/// `before` when given.
+fn keys_newest_first(tree: &sled::Tree, before: Option<&str>) -> impl Iterator<Item = Result<String>> {
+    let keys = match before {
+        Some(b) => tree.range(..b.as_bytes()),
+        None => tree.iter(),
+    };
+    keys.keys().rev().map(|k| Ok(String::from_utf8_lossy(&k?).into_owned()))
 }
 
 /// The front of a stored message; the body follows it.
@@ -146,14 +157,7 @@ impl Store {
         for write in batch {
             match write {
                 Write::Message(mut message) => {
-                    let repeat = match message.idempotency_key.as_deref() {
-                        Some(key) => match keys_in_batch.get(key) {
-                            Some(id) => Some(String::clone(id)),
-                            None => self.message_with_key(key, message.message.received_at_ms)?,
-                        },
-                        None => None,
-                    };
-                    outcomes.push(Some(match repeat {
+                    outcomes.push(Some(match self.repeat_of(&message, &keys_in_batch)? {
                         Some(existing) => Inserted::Existing(existing),
                         None => {
                             let id = new_message_id();
@@ -186,8 +190,14 @@ impl Store {
         written.map(|()| outcomes)
     }
 
-    /// The message that `key` names, if it was created less than 24 h before `at_ms`.
-    fn message_with_key(&self, key: &str, at_ms: u64) -> Result<Option<String>> {
+    /// The message that `new` repeats: the one its idempotency key named in this batch, or
+    /// in the store less than 24 h before it arrived.
+    fn repeat_of(&self, new: &NewMessage, keys_in_batch: &HashMap<String, String>) -> Result<Option<String>> {
+        let Some(key) = new.idempotency_key.as_deref() else { return Ok(None) };
+        if let Some(id) = keys_in_batch.get(key) {
+            return Ok(Some(id.clone()));
+        }
+        let at_ms = new.message.received_at_ms;
         let Some(owner) = self.idempotency.get(key)? else { return Ok(None) };
         let owner = String::from_utf8_lossy(&owner).into_owned();
         let created = self.message(&owner)?.map_or(0, |m| m.received_at_ms);
@@ -266,31 +276,38 @@ impl Store {
         Ok(())
     }
 
-    pub fn message(&self, id: &str) -> Result<Option<MessageRecord>> {
+    /// Reads a stored message: `read` gets its header and its body.
+    fn read_message<T>(&self, id: &str, read: impl FnOnce(&[u8], &[u8]) -> Result<T>) -> Result<Option<T>> {
         let Some(value) = self.messages.get(id)? else { return Ok(None) };
-        let header: Header<MessageRecord, serde::de::IgnoredAny> = decode("message", split_message(&value)?.0)?;
-        Ok(Some(header.message))
+        let (header, body) = split_message(&value)?;
+        read(header, body).map(Some)
+    }
+
+    pub fn message(&self, id: &str) -> Result<Option<MessageRecord>> {
+        self.read_message(id, |header, _| Ok(decode::<Header<MessageRecord, IgnoredAny>>("message", header)?.message))
     }
 
     /// A message with its body.
     pub fn message_with_body(&self, id: &str) -> Result<Option<(MessageRecord, bytes::Bytes)>> {
-        let Some(value) = self.messages.get(id)? else { return Ok(None) };
-        let (header, body) = split_message(&value)?;
-        let header: Header<MessageRecord, serde::de::IgnoredAny> = decode("message", header)?;
-        Ok(Some((header.message, bytes::Bytes::copy_from_slice(body))))
+        self.read_message(id, |header, body| {
+            let header: Header<MessageRecord, IgnoredAny> = decode("message", header)?;
+            Ok((header.message, bytes::Bytes::copy_from_slice(body)))
+        })
     }
 
     /// A message with its deliveries as ingest made them (before any change).
     pub(super) fn message_as_stored(&self, id: &str) -> Result<Option<(MessageRecord, Vec<DeliveryRecord>)>> {
-        let Some(value) = self.messages.get(id)? else { return Ok(None) };
-        let header: Header<MessageRecord, Vec<DeliveryRecord>> = decode("message", split_message(&value)?.0)?;
-        Ok(Some((header.message, header.deliveries)))
+        self.read_message(id, |header, _| {
+            let header: Header<MessageRecord, Vec<DeliveryRecord>> = decode("message", header)?;
+            Ok((header.message, header.deliveries))
+        })
     }
 
     fn first_deliveries(&self, message_id: &str) -> Result<Vec<DeliveryRecord>> {
-        let Some(value) = self.messages.get(message_id)? else { return Ok(Vec::new()) };
-        let header: Header<serde::de::IgnoredAny, Vec<DeliveryRecord>> = decode("message", split_message(&value)?.0)?;
-        Ok(header.deliveries)
+        let first = self.read_message(message_id, |header, _| {
+            Ok(decode::<Header<IgnoredAny, Vec<DeliveryRecord>>>("message", header)?.deliveries)
+        })?;
+        Ok(first.unwrap_or_default())
     }
 
     /// The deliveries of a message, ordered by target id.
@@ -346,24 +363,14 @@ impl Store {
                     })
                 }))
             }
-            None => {
-                let iter = match &before {
-                    Some(b) => self.messages.range(..b.as_bytes()),
-                    None => self.messages.iter(),
-                };
-                Box::new(iter.keys().rev().map(|k| Ok(String::from_utf8_lossy(&k?).into_owned())))
-            }
+            None => Box::new(keys_newest_first(&self.messages, before.as_deref())),
         }
     }
 
     /// Ids of messages with a delivery that failed at some point, newest first, strictly
     /// older than `before` when given (a superset of the failed ones: check each).
-    pub fn failed_message_ids_newest_first<'a>(&'a self, before: Option<&str>) -> impl Iterator<Item = Result<String>> + 'a {
-        let ids = match before {
-            Some(b) => self.failed.range(..b.as_bytes()),
-            None => self.failed.iter(),
-        };
-        ids.keys().rev().map(|k| Ok(String::from_utf8_lossy(&k?).into_owned()))
+    pub fn failed_message_ids_newest_first(&self, before: Option<&str>) -> impl Iterator<Item = Result<String>> {
+        keys_newest_first(&self.failed, before)
     }
 
     /// Drops a claimed queue entry whose delivery no longer needs attempts.
