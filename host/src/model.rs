@@ -201,9 +201,12 @@ impl Default for Signing {
 }
 
 impl TargetConfig {
-    /// The explicit method, else POST with a body template and GET without (as Ellity does).
+    /// The explicit method, else POST when the delivery has a body and GET without (the
+    /// Ellity rule). A body template makes a body, and so does a transformer: it is there to
+    /// shape what is sent, so its draft is a POST carrying the data.
     pub fn method(&self) -> HttpMethod {
-        self.method.unwrap_or(if self.body.is_some() { HttpMethod::Post } else { HttpMethod::Get })
+        let has_body = self.body.is_some() || self.transformer.is_some();
+        self.method.unwrap_or(if has_body { HttpMethod::Post } else { HttpMethod::Get })
     }
 }
 
