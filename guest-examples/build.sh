@@ -78,6 +78,7 @@ RUST_EXAMPLES=(
     hostile-panic
     hostile-escape
     hostile-remember
+    hostile-retarget
 )
 
 build_rust() {

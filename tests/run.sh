@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh checkout: installs what the tests need (the
 # wasm32-wasip2 target, guest toolchains), builds the guest components once, builds the
-# workspace once, and runs every test (unit, SDK, end-to-end).
+# workspace once, and runs every test (unit, SDK, end-to-end). Everything is built in the
+# release profile, the one `cargo install --path host` (the README's first command) builds
+# in the same target directory, so a fresh machine compiles wasmtime once.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -13,7 +15,7 @@ echo "== installing test tools (tests/setup.sh)"
 bash tests/setup.sh
 
 echo "== building the gateway"
-cargo build --locked -p hookgate --bins
+cargo build --locked --release -p hookgate --bins
 
 echo "== running the tests"
-cargo test --locked --workspace "$@"
+cargo test --locked --release --workspace "$@"

@@ -79,7 +79,7 @@ pub fn run(app: &App, component: &str, version: u32, event_id: &str, last: usize
                 }
                 Role::Transformer(target, binding) => {
                     let place = format!("targets.{}.transformer", target.id);
-                    let draft = match request::draft(target, &message, &body) {
+                    let draft = match request::draft(target, &message, &body, app.settings.max_request_bytes) {
                         Ok(draft) => draft,
                         Err(error) => {
                             results.push(json!({ "message_id": id, "binding": place, "error": error }));

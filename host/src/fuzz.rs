@@ -38,6 +38,11 @@ fn body_template() -> impl Strategy<Value = String> {
     prop::collection::vec(piece, 1..4).prop_map(|parts| parts.concat())
 }
 
+fn rendered(text: &str, place: Place, vars: &Variables<'_>) -> Result<String, TestCaseError> {
+    let template = Template::parse(text, place).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    template.render(vars, usize::MAX).map_err(|e| TestCaseError::fail(e.to_string()))
+}
+
 proptest! {
     #[test]
     fn template_parsing_never_panics(text in ".*", place in prop_oneof![Just(Place::Url), Just(Place::Header), Just(Place::JsonBody)]) {
@@ -52,7 +57,7 @@ proptest! {
         }
         let config = Default::default();
         let vars = Variables { data: Some(&data), message_id: "m", event_id: "e", subshop: "", config: &config };
-        let rendered = template.render(&vars);
+        let rendered = template.render(&vars, usize::MAX).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert!(serde_json::from_str::<Value>(&rendered).is_ok(), "{text} with {data} gave {rendered}");
     }
 
@@ -60,9 +65,9 @@ proptest! {
     fn url_and_header_values_cannot_change_the_shape(data in json_value()) {
         let config = Default::default();
         let vars = Variables { data: Some(&data), message_id: "m", event_id: "e", subshop: "", config: &config };
-        let url = Template::parse("https://h/p/#a#?q=#b.c#", Place::Url).map_err(|e| TestCaseError::fail(e.to_string()))?.render(&vars);
+        let url = rendered("https://h/p/#a#?q=#b.c#", Place::Url, &vars)?;
         prop_assert!(reqwest::Url::parse(&url).is_ok_and(|u| u.host_str() == Some("h") && u.path().starts_with("/p/")), "{url}");
-        let header = Template::parse("v=#a#", Place::Header).map_err(|e| TestCaseError::fail(e.to_string()))?.render(&vars);
+        let header = rendered("v=#a#", Place::Header, &vars)?;
         prop_assert!(!header.chars().any(char::is_control), "{header:?}");
     }
 

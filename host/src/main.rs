@@ -92,6 +92,10 @@ struct ServeArgs {
     /// Largest ingest body accepted, in KiB (larger gets 413).
     #[arg(long, default_value_t = 1024)]
     max_body_kb: usize,
+    /// Largest request a delivery sends, in KiB: URL, headers and body after templates and
+    /// transformer (a larger one fails with `request_too_large`).
+    #[arg(long, default_value_t = 4096)]
+    max_request_kb: usize,
     /// Page cache of the store, in MiB. The gateway's memory is this, plus sled's per-page
     /// index (about 60 bytes per stored message), plus the pending deliveries' queue index.
     #[arg(long, env = "HOOKGATE_CACHE_MB", default_value_t = 64)]
@@ -183,6 +187,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.allow_http = args.allow_http;
     settings.guest_limits = args.limits.limits();
     settings.max_body_bytes = args.max_body_kb << 10;
+    settings.max_request_bytes = args.max_request_kb << 10;
     settings.cache_bytes = args.cache_mb << 20;
     settings.delivery_concurrency = args.delivery_concurrency;
     settings.shutdown_grace = Duration::from_secs(args.shutdown_grace_s);

@@ -293,30 +293,27 @@ impl TryFrom<serde_json::Value> for StatusPattern {
     type Error = String;
 
     fn try_from(value: serde_json::Value) -> Result<Self, String> {
-        let text = match &value {
-            serde_json::Value::String(s) => s.trim().to_ascii_lowercase(),
+        let given = match &value {
+            serde_json::Value::String(s) => s.clone(),
             serde_json::Value::Number(n) => n.to_string(),
             other => return Err(format!("status pattern must be a string or number, got {other}")),
         };
-        let code = |s: &str| -> Result<u16, String> {
-            s.parse::<u16>()
-                .ok()
-                .filter(|c| (100..=599).contains(c))
-                .ok_or_else(|| format!("`{s}` is not an HTTP status code (100-599)"))
-        };
+        let text = given.trim().to_ascii_lowercase();
+        let code = |s: &str| s.parse::<u16>().ok().filter(|c| (100..=599).contains(c));
         let pattern = if let Some(class) = text.strip_suffix("xx") {
-            let digit = code(&format!("{class}00"))?;
-            StatusPattern { low: digit, high: digit + 99 }
+            class.parse::<u16>().ok().filter(|d| (1..=5).contains(d)).map(|d| StatusPattern { low: d * 100, high: d * 100 + 99 })
         } else if let Some((low, high)) = text.split_once('-') {
-            StatusPattern { low: code(low.trim())?, high: code(high.trim())? }
+            code(low.trim()).zip(code(high.trim())).map(|(low, high)| StatusPattern { low, high })
         } else {
-            let c = code(&text)?;
-            StatusPattern { low: c, high: c }
+            code(&text).map(|c| StatusPattern { low: c, high: c })
         };
-        if pattern.low > pattern.high {
-            return Err(format!("status range `{text}` is empty"));
+        match pattern {
+            Some(p) if p.low > p.high => Err(format!("status range `{given}` is empty")),
+            Some(p) => Ok(p),
+            None => Err(format!(
+                "`{given}` is not a status code (100-599), a class such as `2xx` or a range such as `200-204`"
+            )),
         }
-        Ok(pattern)
     }
 }
 
@@ -554,6 +551,19 @@ impl ComponentEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_patterns_parse_and_errors_quote_the_value_as_given() {
+        let parse = |v: serde_json::Value| StatusPattern::try_from(v);
+        assert_eq!(parse("2xx".into()), Ok(StatusPattern { low: 200, high: 299 }));
+        assert_eq!(parse(" 200 - 204 ".into()), Ok(StatusPattern { low: 200, high: 204 }));
+        assert_eq!(parse(201.into()), Ok(StatusPattern { low: 201, high: 201 }));
+        for given in ["2xxx", "200-1", "6xx", "abc", "200-"] {
+            let err = parse(given.into()).unwrap_err();
+            assert!(err.starts_with(&format!("`{given}` is not a status code")), "{given}: {err}");
+        }
+        assert_eq!(parse("204-200".into()).unwrap_err(), "status range `204-200` is empty");
+    }
 
     #[test]
     fn message_ids_sort_after_the_floor_of_their_time() {

@@ -1,6 +1,9 @@
-//! Secrets inside event configs (signing secrets, ingest tokens, client keys): shown in
-//! full only in the answer to the PUT that set or generated them, masked whenever a config
-//! is read back, and kept when a config read back (masked) is sent again.
+//! Secrets inside event configs (signing secrets, ingest tokens, client keys, the user info
+//! of target URLs): shown in full only in the answer to the PUT that set or generated them,
+//! masked whenever a config is read back, and kept when a config read back (masked) is sent
+//! again.
+
+use std::ops::Range;
 
 use crate::delivery::signing::generate_secret;
 use crate::model::{EventConfig, IngestAuth, TargetConfig};
@@ -29,6 +32,9 @@ pub fn fill(config: &mut EventConfig, stored: Option<&EventConfig>) {
     }
     for target in &mut config.targets {
         let kept: Option<&TargetConfig> = stored.and_then(|s| s.targets.iter().find(|t| t.id == target.id));
+        if let Some(url) = kept.and_then(|k| unmask_userinfo(&target.url, &k.url)) {
+            target.url = url;
+        }
         if let Some(tls) = &mut target.client_tls {
             unmask(&mut tls.private_key, MASKED, kept.and_then(|k| k.client_tls.as_ref()).map(|t| &t.private_key));
         }
@@ -51,11 +57,63 @@ pub fn mask(config: &mut EventConfig) {
         None => {}
     }
     for target in &mut config.targets {
+        target.url = mask_userinfo(&target.url);
         if let Some(tls) = &mut target.client_tls {
             tls.private_key = MASKED.to_string();
         }
         for secret in [&mut target.signing.secret, &mut target.signing.previous_secret].into_iter().flatten() {
             *secret = MASKED_SIGNING_SECRET.to_string();
         }
+    }
+}
+
+/// Where the user info of `url` is (`user:pass` in `https://user:pass@host/`), and where
+/// the host and port after it are. Works on templates too, which do not parse as URLs yet.
+fn userinfo_span(url: &str) -> Option<(Range<usize>, Range<usize>)> {
+    let start = url.find("://")? + 3;
+    let end = url[start..].find(['/', '?']).map_or(url.len(), |i| start + i);
+    let at = start + url[start..end].rfind('@')?;
+    Some((start..at, at + 1..end))
+}
+
+fn masked_info(info: &str) -> String {
+    match info.split_once(':') {
+        Some((user, _)) => format!("{user}:{MASKED}"),
+        None => MASKED.to_string(),
+    }
+}
+
+/// `url` with its password masked (`user:***@`), or its whole user info when there is no
+/// password (`***@`: a lone user name is often a token).
+pub fn mask_userinfo(url: &str) -> String {
+    match userinfo_span(url) {
+        Some((info, _)) => format!("{}{}{}", &url[..info.start], masked_info(&url[info.clone()]), &url[info.end..]),
+        None => url.to_string(),
+    }
+}
+
+/// `url` with the user info of `stored` back in place, when `url` carries it masked and
+/// names the same host: a masked password never moves to another user or host.
+fn unmask_userinfo(url: &str, stored: &str) -> Option<String> {
+    let ((info, host), (kept, kept_host)) = (userinfo_span(url)?, userinfo_span(stored)?);
+    let unchanged = url[info.clone()] == masked_info(&stored[kept.clone()]) && url[host] == stored[kept_host];
+    unchanged.then(|| format!("{}{}{}", &url[..info.start], &stored[kept], &url[info.end..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_info_in_urls_is_masked_and_kept_for_the_same_user_and_host() {
+        assert_eq!(mask_userinfo("https://user:s3cret@h:8443/p?q=a@b"), "https://user:***@h:8443/p?q=a@b");
+        assert_eq!(mask_userinfo("https://tok3n@h/"), "https://***@h/");
+        assert_eq!(mask_userinfo("https://h/p?to=a@b"), "https://h/p?to=a@b");
+        assert_eq!(mask_userinfo("https://u:#config.pw#@h/#x#"), "https://u:***@h/#x#");
+        let stored = "https://user:s3cret@h/old";
+        assert_eq!(unmask_userinfo("https://user:***@h/new", stored).as_deref(), Some("https://user:s3cret@h/new"));
+        assert_eq!(unmask_userinfo("https://other:***@h/", stored), None);
+        assert_eq!(unmask_userinfo("https://user:***@evil.example/", stored), None);
+        assert_eq!(unmask_userinfo("https://user:n3w@h/", stored), None);
     }
 }

@@ -14,6 +14,9 @@ pub struct Settings {
     pub guest_limits: GuestLimits,
     /// Largest ingest body accepted.
     pub max_body_bytes: usize,
+    /// Largest request a delivery sends: URL, headers and body after templates and
+    /// transformer.
+    pub max_request_bytes: usize,
     /// sled page cache size.
     pub cache_bytes: u64,
     /// Attempts in flight at once, all targets together.
@@ -41,6 +44,7 @@ impl Settings {
             allow_http: false,
             guest_limits: GuestLimits::default(),
             max_body_bytes: 1 << 20,
+            max_request_bytes: 4 << 20,
             cache_bytes: 64 << 20,
             delivery_concurrency: 64,
             shutdown_grace: Duration::from_secs(10),

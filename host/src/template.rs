@@ -41,6 +41,13 @@ pub struct TemplateError {
     pub message: String,
 }
 
+/// A rendering that passed its size limit.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("the text grew past {max_bytes} bytes")]
+pub struct TooLarge {
+    pub max_bytes: usize,
+}
+
 fn is_var_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
 }
@@ -113,24 +120,30 @@ impl Template {
         self.parts.iter().any(|p| matches!(p, Part::Var { .. }))
     }
 
-    pub fn render(&self, vars: &Variables<'_>) -> String {
-        self.render_by(|path| vars.lookup(path))
+    /// Renders the template, stopping as soon as the text passes `max_bytes`: a template
+    /// that names one value many times must not turn a small message into gigabytes.
+    pub fn render(&self, vars: &Variables<'_>, max_bytes: usize) -> Result<String, TooLarge> {
+        self.render_by(|path| vars.lookup(path), max_bytes)
     }
 
     /// Renders with `x` for every variable: what config checks validate.
     pub fn sample(&self) -> String {
-        self.render_by(|_| Some(Value::String("x".into())))
+        // A placeholder per variable cannot make the text much longer than the template.
+        self.render_by(|_| Some(Value::String("x".into())), usize::MAX).unwrap_or_default()
     }
 
-    fn render_by(&self, lookup: impl Fn(&str) -> Option<Value>) -> String {
+    fn render_by(&self, lookup: impl Fn(&str) -> Option<Value>, max_bytes: usize) -> Result<String, TooLarge> {
         let mut out = String::new();
         for part in &self.parts {
             match part {
                 Part::Text(text) => out.push_str(text),
                 Part::Var { path, in_json_string } => self.encode_into(&mut out, lookup(path).as_ref(), *in_json_string),
             }
+            if out.len() > max_bytes {
+                return Err(TooLarge { max_bytes });
+            }
         }
-        out
+        Ok(out)
     }
 
     fn encode_into(&self, out: &mut String, value: Option<&Value>, in_json_string: bool) {
@@ -215,7 +228,7 @@ mod tests {
     fn render(text: &str, place: Place, data: &Value) -> String {
         let config = BTreeMap::from([("api_key".to_string(), json!("k&y"))]);
         let vars = Variables { data: Some(data), message_id: "msg_1", event_id: "ev", subshop: "de", config: &config };
-        Template::parse(text, place).unwrap().render(&vars)
+        Template::parse(text, place).unwrap().render(&vars, usize::MAX).unwrap()
     }
 
     fn customer() -> Value {
@@ -299,6 +312,16 @@ mod tests {
     fn no_data_means_every_data_variable_is_empty() {
         let config = BTreeMap::new();
         let vars = Variables { data: None, message_id: "m", event_id: "e", subshop: "", config: &config };
-        assert_eq!(Template::parse("[#a.b#]", Place::Header).unwrap().render(&vars), "[]");
+        assert_eq!(Template::parse("[#a.b#]", Place::Header).unwrap().render(&vars, 2).unwrap(), "[]");
+    }
+
+    #[test]
+    fn rendering_stops_once_past_the_limit() {
+        let data = json!({"v": "x".repeat(1000)});
+        let config = BTreeMap::new();
+        let vars = Variables { data: Some(&data), message_id: "m", event_id: "e", subshop: "", config: &config };
+        let template = Template::parse(&"#v#".repeat(10_000), Place::Header).unwrap();
+        assert_eq!(template.render(&vars, 4096), Err(TooLarge { max_bytes: 4096 }));
+        assert_eq!(template.render(&vars, 10_000_000).unwrap().len(), 10_000_000);
     }
 }

@@ -67,6 +67,11 @@ pub fn event_config(config: &EventConfig, components: &Registry, allow_http: boo
             if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err() {
                 return fail(format!("{at}.headers: `{header}` is not a valid header name"));
             }
+            if crate::delivery::request::is_framing_header(header) {
+                return fail(format!(
+                    "{at}.headers: `{header}` is a framing or hop-by-hop header; the gateway sets it itself"
+                ));
+            }
             let sample = template(&format!("{at}.headers.{header}"), value, Place::Header)?.sample();
             if reqwest::header::HeaderValue::from_str(&sample).is_err() {
                 return fail(format!("{at}.headers.{header}: the value is not a valid header value"));

@@ -66,6 +66,34 @@ pub fn component_path(name: &str) -> PathBuf {
     path
 }
 
+/// Runs the test `test` of the calling test binary again, alone, in a network namespace of
+/// its own (`unshare --net`, as root) where only loopback exists and `addresses` are added
+/// to it, so that a test can put receivers on addresses the gateway must refuse and no
+/// packet can leave the machine whatever the gateway does. Returns `true` inside the
+/// namespace, where the test goes on, and `false` outside once the run inside passed.
+pub fn in_own_network(test: &str, addresses: &[&str]) -> bool {
+    if std::env::var_os("HOOKGATE_TEST_NETNS").is_some() {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut script = String::from("set -e; ip link set lo up");
+    for address in addresses {
+        // IPv6 addresses without duplicate address detection, usable at once.
+        let nodad = if address.contains(':') { " nodad" } else { "" };
+        script.push_str(&format!("; ip addr add {address} dev lo{nodad}"));
+    }
+    script.push_str("; exec \"$0\" --exact \"$1\" --test-threads 1 --nocapture");
+    let status = std::process::Command::new("unshare")
+        .args(["--net", "--", "sh", "-c", &script])
+        .arg(&exe)
+        .arg(test)
+        .env("HOOKGATE_TEST_NETNS", "1")
+        .status()
+        .expect("unshare (util-linux) runs");
+    assert!(status.success(), "`{test}` failed in its network namespace (it needs root and iproute2): {status}");
+    false
+}
+
 /// The gateway binary: `$HOOKGATE_BIN`, else `target/<profile>/hookgate` next to the test binary.
 pub fn gateway_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("HOOKGATE_BIN") {
@@ -980,33 +1008,37 @@ struct Running {
     thread: JoinHandle<()>,
 }
 
-/// A real HTTP server on `127.0.0.1` standing in for a webhook target.
+/// A real HTTP server on `127.0.0.1` (or another local address, [`Receiver::start_on`])
+/// standing in for a webhook target.
 ///
 /// Answers, in order of precedence: the next scripted [`Reply`] ([`Receiver::push`]), the
 /// responder closure ([`Receiver::respond_with`]), the default reply (200 `{"ok":true}`).
 /// Runs on its own thread and tokio runtime, so it works from any test flavour. While down,
 /// the port stays reserved (bound, not listening: connections are refused).
 pub struct Receiver {
-    port: u16,
+    addr: SocketAddr,
     shared: Arc<RxShared>,
     reserved: Option<tokio::net::TcpSocket>,
     running: Option<Running>,
 }
 
-fn bind_reserved(port: u16) -> std::io::Result<tokio::net::TcpSocket> {
-    let s = tokio::net::TcpSocket::new_v4()?;
+fn bind_reserved(addr: SocketAddr) -> std::io::Result<tokio::net::TcpSocket> {
+    let s = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
     s.set_reuseaddr(true)?;
-    s.bind(SocketAddr::from(([127, 0, 0, 1], port)))?;
+    s.bind(addr)?;
     Ok(s)
 }
 
 impl Receiver {
     /// A receiver that is down: its port is reserved but nothing listens. Call [`Receiver::up`].
     pub fn down_reserved() -> Receiver {
-        let s = bind_reserved(0).expect("reserve a port");
-        let port = s.local_addr().expect("local_addr").port();
+        Receiver::reserve(SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    fn reserve(addr: SocketAddr) -> Receiver {
+        let s = bind_reserved(addr).unwrap_or_else(|e| panic!("reserve a port on {addr}: {e}"));
         Receiver {
-            port,
+            addr: s.local_addr().expect("local_addr"),
             shared: Arc::new(RxShared {
                 requests: Mutex::new(Vec::new()),
                 script: Mutex::new(VecDeque::new()),
@@ -1025,13 +1057,20 @@ impl Receiver {
         r
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
+    /// A receiver that is up on a fresh port of `ip`, a local address.
+    pub fn start_on(ip: std::net::IpAddr) -> Receiver {
+        let mut r = Receiver::reserve(SocketAddr::new(ip, 0));
+        r.up();
+        r
     }
 
-    /// `http://127.0.0.1:PORT{path}`
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// `http://127.0.0.1:PORT{path}` (or the receiver's address, IPv6 in brackets).
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, path)
+        format!("http://{}{}", self.addr, path)
     }
 
     pub fn is_up(&self) -> bool {
@@ -1045,7 +1084,7 @@ impl Receiver {
         }
         let socket = match self.reserved.take() {
             Some(s) => s,
-            None => bind_reserved(self.port).expect("rebind receiver port"),
+            None => bind_reserved(self.addr).expect("rebind receiver port"),
         };
         let shared = self.shared.clone();
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
@@ -1078,7 +1117,7 @@ impl Receiver {
         });
         match ready_rx.recv_timeout(Duration::from_secs(10)) {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => panic!("receiver cannot listen on port {}: {e}", self.port),
+            Ok(Err(e)) => panic!("receiver cannot listen on {}: {e}", self.addr),
             Err(_) => panic!("receiver did not start within 10 s"),
         }
         self.running = Some(Running {
@@ -1095,7 +1134,7 @@ impl Receiver {
         }
         if self.reserved.is_none() {
             // Keep the port ours while down (bound, not listening).
-            self.reserved = bind_reserved(self.port).ok();
+            self.reserved = bind_reserved(self.addr).ok();
         }
     }
 
@@ -1147,8 +1186,8 @@ impl Receiver {
             }
             if Instant::now() >= end {
                 panic!(
-                    "receiver on port {} got {} request(s) within {deadline:?}, expected {n}: {:#?}",
-                    self.port,
+                    "receiver on {} got {} request(s) within {deadline:?}, expected {n}: {:#?}",
+                    self.addr,
                     reqs.len(),
                     reqs
                 );
@@ -1162,8 +1201,8 @@ impl Drop for Receiver {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!(
-                "--- receiver on port {} saw {} request(s) ---\n{:#?}",
-                self.port,
+                "--- receiver on {} saw {} request(s) ---\n{:#?}",
+                self.addr,
                 self.count(),
                 self.requests()
             );

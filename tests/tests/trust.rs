@@ -42,7 +42,13 @@ fn verify_with_reference(secret: &str, request: &Recorded) -> Result<(), String>
 async fn deliveries_are_signed_and_verify_with_the_reference_implementation() {
     let gw = Gateway::new();
     let rx = Receiver::start();
-    rx.push(Reply::status(503)); // the first attempt fails: the retry must keep the id
+    // The first attempt to /given fails: the retry must keep the id. (By path: a scripted
+    // reply would go to whichever delivery came first.)
+    let failed_once = std::sync::atomic::AtomicBool::new(false);
+    rx.respond_with(move |r| {
+        let first = r.path == "/given" && !failed_once.swap(true, std::sync::atomic::Ordering::SeqCst);
+        if first { Reply::status(503) } else { Reply::ok() }
+    });
     let given = gw
         .put_event_ok(
             "given",
@@ -196,6 +202,136 @@ async fn redirect_hops_are_checked_like_targets() {
     assert!(error.contains("127.0.0.3") && error.contains("loopback"), "the refused hop is named: {m}");
     assert_eq!(rx.requests_to("/outer").len(), 1);
     assert_eq!(rx.requests_to("/inner").len(), 0);
+}
+
+#[tokio::test]
+async fn five_redirects_are_followed_and_a_sixth_is_refused() {
+    let gw = Gateway::new();
+    let rx = Receiver::start();
+    let base = rx.url("");
+    // /hop/N redirects to /hop/N-1; /hop/0 answers.
+    rx.respond_with(move |r| match r.path.strip_prefix("/hop/").and_then(|n| n.parse::<u32>().ok()) {
+        Some(n) if n > 0 => Reply::status(302).header("location", &format!("{base}/hop/{}", n - 1)),
+        _ => Reply::ok(),
+    });
+    for hops in [5, 6] {
+        gw.put_event_ok(
+            &format!("hops-{hops}"),
+            json!({"targets": [{"id": "t1", "method": "POST", "url": rx.url(&format!("/hop/{hops}")),
+                "follow_redirects": true, "retry": fast_retry(1)}]}),
+        )
+        .await;
+    }
+    let five = gw.fire_json("hops-5", &json!({})).await;
+    gw.wait_message_status(&five, "delivered", DEADLINE).await;
+    let six = gw.fire_json("hops-6", &json!({})).await;
+    let m = gw.wait_message_status(&six, "failed", DEADLINE).await;
+    assert!(attempts(&m, 0)[0]["error"]["message"].as_str().unwrap_or("").contains("more than 5 redirects"), "{m}");
+    assert_eq!(rx.requests_to("/hop/0").len(), 1, "only the chain of five reached its end");
+}
+
+#[tokio::test]
+async fn user_info_in_target_urls_is_masked_when_read_and_kept_when_sent_back() {
+    let gw = Gateway::new();
+    let rx = Receiver::start();
+    let url = format!("http://shop:pa55word-1@127.0.0.1:{}/hook", rx.port());
+    gw.put_event_ok("creds", json!({"targets": [{"id": "t1", "method": "POST", "url": url}]})).await;
+    let read = gw.event("creds").await.json();
+    let masked = format!("http://shop:***@127.0.0.1:{}/hook", rx.port());
+    assert_eq!(read["targets"][0]["url"], masked, "{read}");
+    // The config as read, sent back: the password stays.
+    let mut config = read.clone();
+    config.as_object_mut().expect("object").remove("id");
+    gw.put_event_ok("creds", config).await;
+    let id = gw.fire_json("creds", &json!({})).await;
+    let m = gw.wait_message_status(&id, "delivered", DEADLINE).await;
+    assert_eq!(rx.requests()[0].header("authorization"), Some("Basic c2hvcDpwYTU1d29yZC0x"), "user:password as basic auth");
+    assert_eq!(attempts(&m, 0)[0]["request"]["url"], masked, "{m}");
+    let everything = format!("{}{m}", gw.admin_get("/v1/admin/events").await.text());
+    assert!(!everything.contains("pa55word-1"), "{everything}");
+}
+
+#[tokio::test]
+async fn an_amplifying_body_template_fails_the_delivery_without_growing_memory() {
+    let gw = Gateway::new();
+    let rx = Receiver::start();
+    let body = format!("[{}]", vec!["#v#"; 10_000].join(","));
+    gw.put_event_ok("amplify", json!({"targets": [{"id": "t1", "url": rx.url("/hook"), "body": body, "retry": fast_retry(1)}]}))
+        .await;
+    gw.put_event_ok("small", json!({"targets": [{"id": "t1", "url": rx.url("/small"), "body": "{\"v\": #v#}"}]})).await;
+    let big = gw.fire_json("amplify", &json!({"v": "x".repeat(100_000)})).await;
+    let m = gw.wait_message_status(&big, "failed", DEADLINE).await;
+    let error = &attempts(&m, 0)[0]["error"];
+    assert_eq!(error["code"], "request_too_large", "{m}");
+    assert!(error["message"].as_str().unwrap_or("").contains("body"), "names the part: {m}");
+    let small = gw.fire_json("small", &json!({"v": 1})).await;
+    gw.wait_message_status(&small, "delivered", DEADLINE).await;
+    assert_eq!(rx.requests_to("/hook").len(), 0);
+    // 10,000 copies of 100 KB would be a 1 GB request; the cap is 4 MiB.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", gw.pid().expect("running"))).expect("proc status");
+    let peak_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .expect("VmHWM");
+    assert!(peak_kb < 400 * 1024, "peak RSS {peak_kb} kB");
+}
+
+#[tokio::test]
+async fn framing_headers_are_refused_in_config_and_from_transformers() {
+    let gw = Gateway::new();
+    let rx = Receiver::start();
+    for header in ["Content-Length", "transfer-encoding", "Host", "Connection", "Upgrade", "TE", "Trailer", "Keep-Alive", "Proxy-Authorization"] {
+        let config = json!({"targets": [{"id": "t1", "method": "POST", "url": rx.url("/hook"), "headers": {header: "5"}}]});
+        let message = gw.put_event("framing", config).await.assert_error(400, "invalid_config");
+        assert!(message.contains(header), "{header}: {message}");
+    }
+    gw.install("hostile-retarget").await;
+    gw.put_event_ok(
+        "smuggle",
+        json!({"targets": [{"id": "t1", "url": rx.url("/hook"), "retry": fast_retry(1),
+            "transformer": {"component": "hostile-retarget", "config": {"header": "Content-Length", "header_value": "5"}}}]}),
+    )
+    .await;
+    let id = gw.fire_json("smuggle", &json!({"a long enough body": "to be cut short by a Content-Length of 5"})).await;
+    let m = gw.wait_message_status(&id, "failed", DEADLINE).await;
+    let error = &attempts(&m, 0)[0]["error"];
+    assert_eq!(error["code"], "forbidden_header", "{m}");
+    assert!(error["message"].as_str().unwrap_or("").contains("Content-Length"), "{m}");
+    assert_eq!(rx.count(), 0);
+}
+
+#[tokio::test]
+async fn every_error_answer_is_the_json_error_body() {
+    let gw = Gateway::new();
+    let admin = |method: reqwest::Method, path: &str| gw.admin(method, path);
+    for (request, status, code) in [
+        (admin(reqwest::Method::GET, "/v1/admin/events/%FF%FE"), 400, "invalid_request"),
+        (admin(reqwest::Method::GET, "/v1/admin/messages?limit=many"), 400, "invalid_request"),
+        (admin(reqwest::Method::GET, "/v1/admin/nothing-here"), 404, "not_found"),
+        (gw.client().get(gw.url("/nothing-here")), 404, "not_found"),
+        (admin(reqwest::Method::PATCH, "/v1/admin/events/x"), 405, "method_not_allowed"),
+        (gw.client().delete(gw.url("/v1/events/x")), 405, "method_not_allowed"),
+        (admin(reqwest::Method::PUT, "/v1/admin/events/x").json(&json!([])), 400, "invalid_config"),
+        (admin(reqwest::Method::PUT, "/v1/admin/events/x").json(&json!("targets")), 400, "invalid_config"),
+    ] {
+        let resp = gw.send(request).await;
+        resp.assert_error(status, code);
+        assert_eq!(resp.header("content-type"), Some("application/json"));
+    }
+    let message = gw.put_event("x", json!({"targets": [{"id": "t1", "url": "https://h/", "retry": {"max_attempts": "many"}}]}))
+        .await
+        .assert_error(400, "invalid_config");
+    assert!(message.contains("targets[0].retry.max_attempts") && !message.contains("target type"), "{message}");
+    let message = gw.put_event("x", json!({"targets": [{"id": "t1", "url": "https://h/", "success": {"status": ["2xxx"]}}]}))
+        .await
+        .assert_error(400, "invalid_config");
+    assert!(message.contains("`2xxx` is not a status code"), "{message}");
+    // The scheme of `Authorization` is case-insensitive (RFC 9110).
+    for scheme in ["bearer", "BEARER"] {
+        let rb = gw.client().get(gw.url("/v1/admin/events")).header("authorization", format!("{scheme} {ADMIN_TOKEN}"));
+        gw.send(rb).await.assert_status(200);
+    }
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The one error type of the HTTP API: a status and a stable code, rendered as
 //! `{"error": {"code": "...", "message": "..."}}`. Every layer's error maps here once.
 
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -106,15 +107,42 @@ impl From<axum::extract::rejection::BytesRejection> for ApiError {
     }
 }
 
-/// A JSON body that does not parse or does not fit the schema; serde names the field.
-impl From<axum::extract::rejection::JsonRejection> for ApiError {
-    fn from(e: axum::extract::rejection::JsonRejection) -> Self {
-        ApiError::bad_request("invalid_config", e.body_text())
+/// A JSON body that does not parse or does not fit; worded in the API's terms (the
+/// framework's text speaks of its own "target type"), naming the field where serde can.
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> Self {
+        let message = match &e {
+            JsonRejection::JsonDataError(e) => format!("the JSON body does not fit: {}", innermost(e)),
+            JsonRejection::JsonSyntaxError(e) => format!("the body is not valid JSON: {}", innermost(e)),
+            JsonRejection::MissingJsonContentType(_) => "send the body as `Content-Type: application/json`".into(),
+            other => other.body_text(),
+        };
+        ApiError::bad_request("invalid_config", message)
     }
 }
 
-impl From<axum::extract::rejection::QueryRejection> for ApiError {
-    fn from(e: axum::extract::rejection::QueryRejection) -> Self {
-        ApiError::bad_request("invalid_request", e.body_text())
+impl From<QueryRejection> for ApiError {
+    fn from(e: QueryRejection) -> Self {
+        let message = match &e {
+            QueryRejection::FailedToDeserializeQueryString(e) => format!("the query string does not fit: {}", innermost(e)),
+            other => other.body_text(),
+        };
+        ApiError::bad_request("invalid_request", message)
     }
+}
+
+/// A path that does not decode (`%FF` is not UTF-8) or does not fit the route.
+impl From<PathRejection> for ApiError {
+    fn from(e: PathRejection) -> Self {
+        ApiError::bad_request("invalid_request", format!("the URL path is not valid: {}", innermost(&e)))
+    }
+}
+
+/// The deepest cause's text: the framework's wrappers add only their own wording.
+fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut e = e;
+    while let Some(source) = e.source() {
+        e = source;
+    }
+    e.to_string()
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::extract::Api;
 use super::ApiError;
 use crate::ingest::{self, envelope, Accepted, FireRequest};
 use crate::App;
@@ -37,7 +38,7 @@ fn fire_request(method: &Method, uri: &Uri, headers: &HeaderMap, body: Bytes) ->
 
 async fn fire(
     State(app): State<Arc<App>>,
-    Path(event_id): Path<String>,
+    Api(Path(event_id)): Api<Path<String>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -69,8 +70,7 @@ struct ListQuery {
 
 /// The ids of the events that can be fired now (for `subshop` when given): no targets,
 /// no secrets.
-async fn list(State(app): State<Arc<App>>, query: Result<Query<ListQuery>, QueryRejection>) -> Result<Json<Value>, ApiError> {
-    let Query(query) = query?;
+async fn list(State(app): State<Arc<App>>, Api(Query(query)): Api<Query<ListQuery>>) -> Result<Json<Value>, ApiError> {
     let subshop = query.subshop.as_deref().filter(|s| !s.is_empty());
     let ids: Vec<String> =
         app.store.events().into_iter().filter(|(_, event)| event.enabled_for(subshop)).map(|(id, _)| id).collect();

@@ -3,6 +3,7 @@
 
 mod admin;
 mod error;
+mod extract;
 mod ingest;
 pub mod listen;
 
@@ -16,6 +17,7 @@ use axum::routing::get;
 use axum::Router;
 
 pub use error::ApiError;
+pub use extract::Api;
 
 use crate::App;
 
@@ -56,5 +58,9 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(metrics)
         .merge(ingest)
         .nest("/v1/admin", admin)
+        .fallback(|| async { ApiError::not_found("not_found", "no such route; see the README for the API") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+        })
         .with_state(app)
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tracing::Instrument;
 
 use super::egress::{EgressPolicy, Forbidden};
+use super::client::RefusedHop;
 use super::{request, retry, signing, success, HttpClients};
 use crate::model::{
     rfc3339_now, Attempt, DeliveryRecord, ErrorInfo, GuestLog, MessageRecord, RetryPolicy, SentRequest,
@@ -136,7 +137,8 @@ pub fn load(app: &App, delivery: &DeliveryRecord) -> Result<Context, ErrorInfo> 
 }
 
 async fn deliver(app: &Arc<App>, client: &reqwest::Client, ctx: &Context, attempt: u32, trace: &mut Trace) -> Outcome {
-    let mut request = match request::draft(&ctx.target, &ctx.message, &ctx.body) {
+    let max_request_bytes = app.settings.max_request_bytes;
+    let mut request = match request::draft(&ctx.target, &ctx.message, &ctx.body, max_request_bytes) {
         Ok(request) => request,
         Err(error) => return Outcome::Failed(error),
     };
@@ -165,14 +167,19 @@ async fn deliver(app: &Arc<App>, client: &reqwest::Client, ctx: &Context, attemp
         request.headers.extend(signature);
     }
     trace.request = Some(request::for_log(&request, &ctx.target));
-    if let Err(error) = check_url(&request.url, app.settings.allow_http, &app.settings.egress) {
+    let checked = request::check(&request, max_request_bytes)
+        .and_then(|()| check_url(&request.url, app.settings.allow_http, &app.settings.egress));
+    if let Err(error) = checked {
         return Outcome::Failed(error);
     }
 
     let timeout = Duration::from_millis(ctx.target.retry.timeout_ms);
     let response = match send(client, &request, timeout).instrument(tracing::info_span!("send")).await {
         Ok(response) => response,
-        Err(error) if error.code == FORBIDDEN_TARGET => return Outcome::Failed(error),
+        // Where the rules refuse to send (a redirect hop included), trying again changes nothing.
+        Err(error) if [FORBIDDEN_TARGET, "insecure_url", "invalid_url"].contains(&error.code.as_str()) => {
+            return Outcome::Failed(error)
+        }
         Err(error) => return Outcome::Retry { error, after: None },
     };
     trace.status_code = Some(response.status);
@@ -185,7 +192,8 @@ const FORBIDDEN_TARGET: &str = "forbidden_target";
 /// The scheme rule (HTTPS unless `--allow-http`) and, for a URL whose host is an IP
 /// address (which skips the resolver), the egress policy.
 pub(super) fn check_url(url: &str, allow_http: bool, egress: &EgressPolicy) -> Result<(), ErrorInfo> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| ErrorInfo::new("invalid_url", format!("`{url}`: {e}")))?;
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| ErrorInfo::new("invalid_url", format!("`{}`: {e}", crate::secrets::mask_userinfo(url))))?;
     match parsed.scheme() {
         "https" => {}
         "http" if allow_http => {}
@@ -263,15 +271,21 @@ fn is_tls_failure(mut error: &(dyn std::error::Error + 'static)) -> bool {
 
 fn network_error(e: reqwest::Error) -> ErrorInfo {
     use std::error::Error;
+    // The URL may hold credentials; the attempt's request shows it, masked.
+    let e = e.without_url();
     let mut message = e.to_string();
-    let (mut forbidden, mut tls) = (false, false);
+    let (mut refused_hop, mut forbidden, mut tls) = (None, false, false);
     let mut source = e.source();
     while let Some(cause) = source {
         message.push_str(": ");
         message.push_str(&cause.to_string());
+        refused_hop = refused_hop.or(cause.downcast_ref::<RefusedHop>().map(|hop| hop.0.code.clone()));
         forbidden |= cause.is::<Forbidden>();
         tls |= is_tls_failure(cause);
         source = cause.source();
+    }
+    if let Some(code) = refused_hop {
+        return ErrorInfo { code, message };
     }
     let code = if forbidden {
         FORBIDDEN_TARGET

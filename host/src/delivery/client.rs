@@ -14,6 +14,11 @@ use crate::model::{ErrorInfo, TargetConfig};
 /// Most redirects a target that opted in may send a delivery through.
 const MAX_REDIRECTS: usize = 5;
 
+/// A redirect hop the rules refuse; the attempt's error takes its code.
+#[derive(Debug, thiserror::Error)]
+#[error("redirect refused: {}", .0.message)]
+pub struct RefusedHop(pub ErrorInfo);
+
 pub struct HttpClients {
     policy: Arc<egress::EgressPolicy>,
     roots: Vec<reqwest::Certificate>,
@@ -52,12 +57,13 @@ impl HttpClients {
         let redirects = if follow_redirects {
             let (policy, allow_http) = (self.policy.clone(), self.allow_http);
             reqwest::redirect::Policy::custom(move |hop| {
-                if hop.previous().len() >= MAX_REDIRECTS {
+                // `previous` holds the first URL and every hop before this one.
+                if hop.previous().len() > MAX_REDIRECTS {
                     return hop.error(format!("more than {MAX_REDIRECTS} redirects"));
                 }
                 match attempt::check_url(hop.url().as_str(), allow_http, &policy) {
                     Ok(()) => hop.follow(),
-                    Err(e) => hop.error(e.message),
+                    Err(e) => hop.error(RefusedHop(e)),
                 }
             })
         } else {

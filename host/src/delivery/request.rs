@@ -17,7 +17,15 @@ const MASK: &str = "***";
 /// - GET and DELETE carry the payload in the query string (appended to the URL's own query),
 ///   unless the URL itself takes the data through variables and there is no body template;
 ///   the other methods carry it as the body.
-pub fn draft(target: &TargetConfig, message: &MessageRecord, data: &[u8]) -> Result<OutgoingRequest, ErrorInfo> {
+///
+/// URL, headers and body together may take at most `max_bytes`; rendering stops as soon as
+/// they pass it (`request_too_large`, naming the part).
+pub fn draft(
+    target: &TargetConfig,
+    message: &MessageRecord,
+    data: &[u8],
+    max_bytes: usize,
+) -> Result<OutgoingRequest, ErrorInfo> {
     let url_template = parse(&target.url, Place::Url, "url")?;
     let header_templates = target
         .headers
@@ -37,12 +45,19 @@ pub fn draft(target: &TargetConfig, message: &MessageRecord, data: &[u8]) -> Res
         subshop: message.subshop.as_deref().unwrap_or(""),
         config: &target.config,
     };
-    let mut url = url_template.render(&vars);
-    let mut headers: Vec<(String, String)> =
-        header_templates.iter().map(|(name, template)| (name.to_string(), template.render(&vars))).collect();
+    let mut budget = Budget { left: max_bytes, max_bytes };
+    let mut url = budget.render(Part::Url, &url_template, &vars)?;
+    let mut headers = Vec::with_capacity(header_templates.len() + 1);
+    for (name, template) in &header_templates {
+        budget.spend(Part::Headers, name.len())?;
+        headers.push((name.to_string(), budget.render(Part::Headers, template, &vars)?));
+    }
     let (payload, content_type) = match &body_template {
-        Some(body) => (body.render(&vars).into_bytes(), Some("application/json".to_string())),
-        None => (data.to_vec(), message.content_type.clone()),
+        Some(body) => (budget.render(Part::Body, body, &vars)?.into_bytes(), Some("application/json".to_string())),
+        None => {
+            budget.spend(Part::Body, data.len())?;
+            (data.to_vec(), message.content_type.clone())
+        }
     };
     let method = target.method();
     let body = if method.data_in_query() {
@@ -61,6 +76,80 @@ pub fn draft(target: &TargetConfig, message: &MessageRecord, data: &[u8]) -> Res
         payload
     };
     Ok(OutgoingRequest { method: method.as_str().to_string(), url, headers, body })
+}
+
+/// The parts of a request the size cap names.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Url,
+    Headers,
+    Body,
+}
+
+impl Part {
+    fn name(self) -> &'static str {
+        match self {
+            Part::Url => "URL",
+            Part::Headers => "headers",
+            Part::Body => "body",
+        }
+    }
+}
+
+/// What is left of the request size cap while a draft is rendered.
+struct Budget {
+    left: usize,
+    max_bytes: usize,
+}
+
+impl Budget {
+    fn spend(&mut self, part: Part, bytes: usize) -> Result<(), ErrorInfo> {
+        self.left = self.left.checked_sub(bytes).ok_or_else(|| too_large(part, self.max_bytes))?;
+        Ok(())
+    }
+
+    fn render(&mut self, part: Part, template: &Template, vars: &Variables<'_>) -> Result<String, ErrorInfo> {
+        let text = template.render(vars, self.left).map_err(|_| too_large(part, self.max_bytes))?;
+        self.spend(part, text.len())?;
+        Ok(text)
+    }
+}
+
+fn too_large(part: Part, max_bytes: usize) -> ErrorInfo {
+    ErrorInfo::new(
+        "request_too_large",
+        format!(
+            "the request's {} took it past {} KiB, the most the gateway sends (--max-request-kb)",
+            part.name(),
+            max_bytes >> 10
+        ),
+    )
+}
+
+/// Checks a finished request (after the transformer) against the size cap and the headers
+/// the gateway alone may set.
+pub fn check(request: &OutgoingRequest, max_bytes: usize) -> Result<(), ErrorInfo> {
+    if let Some((name, _)) = request.headers.iter().find(|(name, _)| is_framing_header(name)) {
+        return Err(ErrorInfo::new(
+            "forbidden_header",
+            format!("the request sets `{name}`, a framing or hop-by-hop header that only the gateway sets"),
+        ));
+    }
+    let mut budget = Budget { left: max_bytes, max_bytes };
+    budget.spend(Part::Url, request.url.len())?;
+    budget.spend(Part::Headers, request.headers.iter().map(|(k, v)| k.len() + v.len()).sum())?;
+    budget.spend(Part::Body, request.body.len())
+}
+
+/// Headers that decide how a request is framed or routed between hops (RFC 9110 7.6.1,
+/// 9112 6): set by a target or a transformer they could cut a body short, smuggle a second
+/// request or reach another virtual host, so only the HTTP client sets them.
+pub fn is_framing_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "content-length" | "transfer-encoding" | "host" | "connection" | "upgrade" | "te" | "trailer" | "keep-alive"
+    ) || name.starts_with("proxy-")
 }
 
 /// The message as a guest sees it.
@@ -94,7 +183,7 @@ pub fn for_log(request: &OutgoingRequest, target: &TargetConfig) -> SentRequest 
     let mask = |text: &str| secrets.iter().fold(text.to_string(), |acc, s| acc.replace(s.as_str(), MASK));
     SentRequest {
         method: request.method.clone(),
-        url: mask(&request.url),
+        url: mask(&crate::secrets::mask_userinfo(&request.url)),
         headers: request
             .headers
             .iter()
@@ -129,6 +218,8 @@ mod tests {
     use crate::model::HttpMethod;
     use serde_json::json;
 
+    const MAX: usize = 4 << 20;
+
     fn target(config: Value) -> TargetConfig {
         serde_json::from_value(config).unwrap()
     }
@@ -151,24 +242,24 @@ mod tests {
     fn get_without_body_appends_the_raw_data_to_the_query() {
         let t = target(json!({"id": "t", "url": "https://h/p?x=1"}));
         assert_eq!(t.method(), HttpMethod::Get);
-        let r = draft(&t, &message(Some("text/plain")), b"a=1&b=x y").unwrap();
+        let r = draft(&t, &message(Some("text/plain")), b"a=1&b=x y", MAX).unwrap();
         assert_eq!((r.method.as_str(), r.url.as_str()), ("GET", "https://h/p?x=1&a=1&b=x y"));
         assert!(r.body.is_empty() && r.headers.is_empty());
-        let r = draft(&target(json!({"id": "t", "url": "https://h/p", "method": "DELETE"})), &message(None), b"k=v").unwrap();
+        let r = draft(&target(json!({"id": "t", "url": "https://h/p", "method": "DELETE"})), &message(None), b"k=v", MAX).unwrap();
         assert_eq!(r.url, "https://h/p?k=v");
     }
 
     #[test]
     fn url_variables_take_the_data_instead_of_the_query() {
         let t = target(json!({"id": "t", "url": "https://h/c/#customer.id#?e=#customer.email#"}));
-        let r = draft(&t, &message(None), br#"{"customer":{"id":7,"email":"a@b"}}"#).unwrap();
+        let r = draft(&t, &message(None), br#"{"customer":{"id":7,"email":"a@b"}}"#, MAX).unwrap();
         assert_eq!(r.url, "https://h/c/7?e=a%40b");
     }
 
     #[test]
     fn body_template_means_post_with_json() {
         let t = target(json!({"id": "t", "url": "https://h/", "body": "{\"mail\":\"#customer.email#\",\"shop\":\"#subshop#\"}"}));
-        let r = draft(&t, &message(Some("text/plain")), br#"{"customer":{"email":"x\"y"}}"#).unwrap();
+        let r = draft(&t, &message(Some("text/plain")), br#"{"customer":{"email":"x\"y"}}"#, MAX).unwrap();
         assert_eq!(r.method, "POST");
         assert_eq!(serde_json::from_slice::<Value>(&r.body).unwrap(), json!({"mail": "x\"y", "shop": "de"}));
         assert_eq!(r.headers, vec![("content-type".to_string(), "application/json".to_string())]);
@@ -178,7 +269,7 @@ mod tests {
     fn raw_data_is_the_body_for_post_put_patch() {
         for method in ["POST", "PUT", "PATCH"] {
             let t = target(json!({"id": "t", "url": "https://h/", "method": method, "headers": {"X-A": "#event.id#"}}));
-            let r = draft(&t, &message(Some("text/plain")), b"hello world").unwrap();
+            let r = draft(&t, &message(Some("text/plain")), b"hello world", MAX).unwrap();
             assert_eq!((r.method.as_str(), r.url.as_str(), r.body.as_slice()), (method, "https://h/", &b"hello world"[..]));
             assert!(r.headers.contains(&("X-A".into(), "customer.updated".into())));
             assert!(r.headers.contains(&("content-type".into(), "text/plain".into())));
@@ -189,11 +280,53 @@ mod tests {
     fn log_view_masks_config_values_and_credential_headers() {
         let t = target(json!({"id": "t", "url": "https://h/?key=#config.api_key#", "config": {"api_key": "s3cr et"},
                                "headers": {"Authorization": "Bearer abc", "X-Trace": "s3cr et"}}));
-        let r = draft(&t, &message(None), b"").unwrap();
+        let r = draft(&t, &message(None), b"", MAX).unwrap();
         assert_eq!(r.url, "https://h/?key=s3cr%20et");
         let logged = for_log(&r, &t);
         assert_eq!(logged.url, "https://h/?key=***");
         assert!(logged.headers.contains(&("Authorization".into(), "***".into())));
         assert!(logged.headers.contains(&("X-Trace".into(), "***".into())));
+    }
+
+    #[test]
+    fn log_view_masks_user_info_in_the_url() {
+        let t = target(json!({"id": "t", "url": "https://user:pa55word@h/p"}));
+        let r = draft(&t, &message(None), b"", MAX).unwrap();
+        assert_eq!(for_log(&r, &t).url, "https://user:***@h/p");
+    }
+
+    #[test]
+    fn a_draft_stops_at_the_size_cap_and_names_the_part() {
+        let many = format!("[{}]", vec!["#v#"; 10_000].join(","));
+        let t = target(json!({"id": "t", "url": "https://h/", "body": many}));
+        let data = serde_json::to_vec(&json!({"v": "x".repeat(100_000)})).unwrap();
+        let err = draft(&t, &message(None), &data, MAX).unwrap_err();
+        assert_eq!(err.code, "request_too_large");
+        assert!(err.message.contains("body"), "{}", err.message);
+        let t = target(json!({"id": "t", "url": "https://h/#v#", "method": "POST"}));
+        let err = draft(&t, &message(None), &data, 64 << 10).unwrap_err();
+        assert!(err.message.contains("URL") && err.message.contains("64 KiB"), "{}", err.message);
+        let t = target(json!({"id": "t", "url": "https://h/", "method": "POST"}));
+        assert_eq!(draft(&t, &message(None), &data, 64 << 10).unwrap_err().code, "request_too_large");
+        assert_eq!(draft(&t, &message(None), &data, MAX).unwrap().body, data);
+    }
+
+    #[test]
+    fn finished_requests_may_not_set_framing_headers_or_pass_the_cap() {
+        let request = |headers: Vec<(&str, &str)>, body: usize| OutgoingRequest {
+            method: "POST".into(),
+            url: "https://h/".into(),
+            headers: headers.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            body: vec![b'x'; body],
+        };
+        for name in ["Content-Length", "transfer-encoding", "Host", "Connection", "Upgrade", "TE", "Trailer", "Keep-Alive", "Proxy-Authorization"] {
+            let err = check(&request(vec![(name, "5")], 1), MAX).unwrap_err();
+            assert_eq!(err.code, "forbidden_header");
+            assert!(err.message.contains(name), "{}", err.message);
+        }
+        assert!(check(&request(vec![("content-type", "text/plain"), ("X-Host", "a")], 1), MAX).is_ok());
+        let err = check(&request(vec![], MAX), MAX).unwrap_err();
+        assert_eq!(err.code, "request_too_large");
+        assert!(err.message.contains("body"));
     }
 }

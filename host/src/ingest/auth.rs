@@ -9,11 +9,18 @@ use super::FireRequest;
 use crate::delivery::signing;
 use crate::model::IngestAuth;
 
+/// The token of an `Authorization: Bearer <token>` value; the scheme is case-insensitive
+/// (RFC 9110 11.1).
+pub fn bearer(authorization: &str) -> Option<&str> {
+    let (scheme, token) = authorization.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 /// `Ok` when the request passes `auth`, else the reason it does not (sent back with a 401).
 pub fn check(auth: &IngestAuth, request: &FireRequest, now: SystemTime) -> Result<(), String> {
     match auth {
         IngestAuth::Bearer { token } => {
-            let presented = request.header("authorization").and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+            let presented = request.header("authorization").and_then(bearer);
             match presented {
                 Some(given) if bool::from(given.as_bytes().ct_eq(token.as_bytes())) => Ok(()),
                 Some(_) => Err("the bearer token is not valid".into()),
@@ -63,6 +70,9 @@ mod tests {
     fn bearer_tokens_must_match() {
         let auth = IngestAuth::Bearer { token: "t0ken".into() };
         assert!(check(&auth, &request(&[("Authorization", "Bearer t0ken")], ""), SystemTime::now()).is_ok());
+        assert!(check(&auth, &request(&[("Authorization", "bearer t0ken")], ""), SystemTime::now()).is_ok());
+        assert!(check(&auth, &request(&[("Authorization", "BEARER  t0ken ")], ""), SystemTime::now()).is_ok());
+        assert!(check(&auth, &request(&[("Authorization", "Basic t0ken")], ""), SystemTime::now()).is_err());
         assert!(check(&auth, &request(&[("authorization", "Bearer nope")], ""), SystemTime::now()).is_err());
         assert!(check(&auth, &request(&[], ""), SystemTime::now()).unwrap_err().contains("Bearer"));
     }

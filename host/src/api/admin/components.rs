@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::api::ApiError;
+use crate::api::{Api, ApiError};
 use crate::model::{ComponentEntry, EventConfig};
 use crate::{validate, App};
 
@@ -37,10 +37,9 @@ fn default_last() -> usize {
 /// Runs version `version` beside the bound version over the event's last messages.
 async fn dry_run(
     State(app): State<Arc<App>>,
-    Path(name): Path<String>,
-    request: Result<Json<DryRunRequest>, axum::extract::rejection::JsonRejection>,
+    Api(Path(name)): Api<Path<String>>,
+    Api(Json(request)): Api<Json<DryRunRequest>>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(request) = request?;
     let last = request.last.clamp(1, 1000);
     let report = tokio::task::spawn_blocking(move || crate::dry_run::run(&app, &name, request.version, &request.event_id, last))
         .await
@@ -62,7 +61,7 @@ fn view(entry: &ComponentEntry) -> Value {
 
 async fn upload(
     State(app): State<Arc<App>>,
-    Path(name): Path<String>,
+    Api(Path(name)): Api<Path<String>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     validate::name("component name", &name).map_err(|e| ApiError::bad_request("invalid_request", e.0))?;
@@ -89,12 +88,12 @@ async fn list(State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "components": components })))
 }
 
-async fn show(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn show(State(app): State<Arc<App>>, Api(Path(name)): Api<Path<String>>) -> Result<Json<Value>, ApiError> {
     let entry = app.store.component(&name)?.ok_or_else(|| not_found(&name))?;
     Ok(Json(view(&entry)))
 }
 
-async fn remove(State(app): State<Arc<App>>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+async fn remove(State(app): State<Arc<App>>, Api(Path(name)): Api<Path<String>>) -> Result<StatusCode, ApiError> {
     let users: Vec<String> =
         app.store.events().into_iter().filter(|(_, config)| uses(config, &name)).map(|(id, _)| id).collect();
     if !users.is_empty() {

@@ -2,14 +2,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::api::ApiError;
+use crate::api::{Api, ApiError};
 use crate::model::EventConfig;
 use crate::{secrets, validate, App};
 
@@ -32,11 +31,11 @@ fn view(id: &str, config: &EventConfig) -> Value {
 
 async fn put(
     State(app): State<Arc<App>>,
-    Path(event_id): Path<String>,
-    config: Result<Json<EventConfig>, JsonRejection>,
+    Api(Path(event_id)): Api<Path<String>>,
+    Api(Json(config)): Api<Json<serde_json::Map<String, Value>>>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     validate::name("event id", &event_id)?;
-    let Json(mut config) = config?;
+    let mut config = event_config(config)?;
     secrets::fill(&mut config, app.store.event(&event_id).as_deref());
     validate::event_config(&config, &app.components, app.settings.allow_http)?;
     let created = app.store.put_event(&event_id, &config)?;
@@ -51,18 +50,28 @@ async fn list(State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "events": events })))
 }
 
-async fn show(State(app): State<Arc<App>>, Path(event_id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn show(State(app): State<Arc<App>>, Api(Path(event_id)): Api<Path<String>>) -> Result<Json<Value>, ApiError> {
     let config = app.store.event(&event_id).ok_or_else(|| not_found(&event_id))?;
     Ok(Json(masked_view(&event_id, (*config).clone())))
 }
 
-async fn remove(State(app): State<Arc<App>>, Path(event_id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn remove(State(app): State<Arc<App>>, Api(Path(event_id)): Api<Path<String>>) -> Result<StatusCode, ApiError> {
     if app.store.delete_event(&event_id)? {
         app.store.flush().await?;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found(&event_id))
     }
+}
+
+/// An event config from a JSON object (serde alone would also take an array, field by
+/// field), with the path of a field that does not fit.
+fn event_config(object: serde_json::Map<String, Value>) -> Result<EventConfig, ApiError> {
+    serde_path_to_error::deserialize(Value::Object(object)).map_err(|e| {
+        let field = e.path().to_string();
+        let at = if field == "." { String::new() } else { format!("{field}: ") };
+        ApiError::bad_request("invalid_config", format!("{at}{}", e.inner()))
+    })
 }
 
 fn not_found(id: &str) -> ApiError {

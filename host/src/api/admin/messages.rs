@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -11,7 +10,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::ApiError;
+use crate::api::{Api, ApiError};
 use crate::model::{message_id_floor, now_ms, DeliveryStatus, MessageRecord};
 use crate::store::delivery_key;
 use crate::App;
@@ -65,8 +64,7 @@ fn view(app: &App, message: &MessageRecord) -> Result<(DeliveryStatus, Value), A
     Ok((status, value))
 }
 
-async fn list(State(app): State<Arc<App>>, query: Result<Query<ListQuery>, QueryRejection>) -> Result<Json<Value>, ApiError> {
-    let Query(query) = query?;
+async fn list(State(app): State<Arc<App>>, Api(Query(query)): Api<Query<ListQuery>>) -> Result<Json<Value>, ApiError> {
     let wanted = match query.status.as_deref().filter(|s| !s.is_empty()) {
         Some(s) => Some(DeliveryStatus::parse(s).ok_or_else(|| {
             ApiError::bad_request("invalid_request", format!("status `{s}` is not one of pending, delivered, failed, skipped"))
@@ -132,12 +130,12 @@ fn page<T, E>(
     Ok((kept, None))
 }
 
-async fn show(State(app): State<Arc<App>>, Path(message_id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn show(State(app): State<Arc<App>>, Api(Path(message_id)): Api<Path<String>>) -> Result<Json<Value>, ApiError> {
     let message = app.store.message(&message_id)?.ok_or_else(|| not_found(&message_id))?;
     Ok(Json(view(&app, &message)?.1))
 }
 
-async fn retry(State(app): State<Arc<App>>, Path(message_id): Path<String>) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn retry(State(app): State<Arc<App>>, Api(Path(message_id)): Api<Path<String>>) -> Result<(StatusCode, Json<Value>), ApiError> {
     app.store.message(&message_id)?.ok_or_else(|| not_found(&message_id))?;
     let retried = app.store.requeue_failed(&message_id, now_ms())?;
     app.store.flush().await?;

@@ -34,8 +34,7 @@ pub(super) async fn require_admin(State(app): State<Arc<App>>, request: Request,
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(crate::ingest::auth::bearer)
         .ok_or_else(|| ApiError::unauthorized("the admin API needs `Authorization: Bearer <admin token>`"))?;
     let known = app
         .admin_tokens
