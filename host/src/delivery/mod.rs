@@ -254,7 +254,7 @@ impl Worker {
                 delivery.reason = Some(format!("gave up after {attempts} attempts; last: {}: {}", error.code, error.message));
             }
             attempt::Outcome::Retry { error, after } => {
-                let delay = retry::delay(&tried.policy, attempts, after, &mut rand::thread_rng());
+                let delay = retry::delay(&tried.policy, attempts, after, &mut rand::rng());
                 let next = now_ms() + delay.as_millis() as u64;
                 if tried.deadline_at_ms.is_some_and(|deadline| next > deadline) {
                     delivery.status = DeliveryStatus::Failed;

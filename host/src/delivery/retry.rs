@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use rand::Rng;
+use rand::{Rng, RngExt};
 
 use crate::model::RetryPolicy;
 
@@ -16,7 +16,7 @@ pub fn delay(policy: &RetryPolicy, attempt: u32, hint: Option<Duration>, rng: &m
     }
     let exponent = attempt.saturating_sub(1).min(32);
     let ceiling = policy.initial_delay_ms.saturating_mul(1u64 << exponent).min(policy.max_delay_ms);
-    Duration::from_millis(rng.gen_range(0..=ceiling))
+    Duration::from_millis(rng.random_range(0..=ceiling))
 }
 
 /// Parses a `Retry-After` value: delay-seconds or an HTTP date.
