@@ -2,6 +2,7 @@
 //! call one pipeline function, and map its error through [`ApiError`].
 
 mod admin;
+mod console;
 mod error;
 mod extract;
 mod ingest;
@@ -57,6 +58,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .merge(metrics)
         .merge(ingest)
+        .merge(console::routes())
         .nest("/v1/admin", admin)
         .fallback(|| async { ApiError::not_found("not_found", "no such route; see the README for the API") })
         .method_not_allowed_fallback(|| async {

@@ -12,11 +12,13 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::Router;
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 
 use super::ApiError;
-use crate::{AdminScope, App};
+use crate::{AdminScope, AdminToken, App};
 
 pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
     Router::new()
@@ -24,12 +26,13 @@ pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
         .merge(events::routes())
         .merge(messages::routes())
         .merge(stats::routes())
+        .route("/whoami", get(whoami))
         .layer(middleware::from_fn_with_state(app, require_admin))
 }
 
 /// Admits requests carrying `Authorization: Bearer <token>` of a known admin token
 /// (compared in constant time, each one); read-scoped tokens may only read.
-pub(super) async fn require_admin(State(app): State<Arc<App>>, request: Request, next: Next) -> Result<Response, ApiError> {
+pub(super) async fn require_admin(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Result<Response, ApiError> {
     let presented = request
         .headers()
         .get(AUTHORIZATION)
@@ -50,5 +53,11 @@ pub(super) async fn require_admin(State(app): State<Arc<App>>, request: Request,
         ));
     }
     tracing::debug!(token = %known.name, method = %request.method(), path = %request.uri().path(), "admin request");
+    request.extensions_mut().insert(known.clone());
     Ok(next.run(request).await)
+}
+
+/// The token in use: its name and scope (what a read-only console greys out).
+async fn whoami(Extension(token): Extension<AdminToken>) -> Json<Value> {
+    Json(json!({ "name": token.name, "scope": token.scope }))
 }
