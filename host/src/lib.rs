@@ -20,6 +20,7 @@ pub mod model;
 pub mod retention;
 pub mod runner;
 pub mod scaffold;
+pub mod schema;
 pub mod secrets;
 pub mod runtime;
 pub mod settings;

@@ -57,6 +57,12 @@ pub struct EventConfig {
     pub subshops: BTreeMap<String, bool>,
     #[serde(default)]
     pub targets: Vec<TargetConfig>,
+    /// A JSON Schema (2020-12) every fired payload must match (for `POST /v1/ingest`, the
+    /// envelope's `value`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<serde_json::Value>,
+    #[serde(skip)]
+    pub compiled_schema: crate::schema::CompiledSchema,
 }
 
 /// Built-in ways to authenticate who fires an event (without writing a component).

@@ -45,6 +45,9 @@ pub fn event_config(config: &EventConfig, components: &Registry, allow_http: boo
         }
         _ => {}
     }
+    if let Some(schema) = &config.schema {
+        crate::schema::compile(schema).map_err(|e| ConfigError(format!("schema: not a usable JSON Schema (2020-12): {e}")))?;
+    }
     for subshop in config.subshops.keys() {
         name("subshops key", subshop)?;
     }

@@ -78,6 +78,7 @@ impl From<IngestError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "event_disabled", message)
             }
             IngestError::Unauthorized(_) => ApiError::unauthorized(message),
+            IngestError::InvalidPayload(_) => ApiError::bad_request("invalid_payload", message),
             IngestError::Authenticator { code, .. } => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message),
             IngestError::Store(s) => s.into(),
         }

@@ -33,6 +33,7 @@ fn fire_request(method: &Method, uri: &Uri, headers: &HeaderMap, body: Bytes) ->
         headers: header_pairs(headers),
         body,
         idempotency_key: None,
+        payload_at: "",
     }
 }
 
@@ -121,6 +122,7 @@ async fn adobe_ingest(
     };
     let mut request = fire_request(&method, &uri, &headers, body);
     request.idempotency_key = Some(format!("uid\0{}", envelope.uid));
+    request.payload_at = "/data/value";
     let accepted = ingest::fire(&app, &envelope.event, request).await.map_err(|e| match e {
         ingest::IngestError::UnknownEvent(_) => ApiError::bad_request("unknown_event", e.to_string()),
         other => other.into(),

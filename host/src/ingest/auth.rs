@@ -63,6 +63,7 @@ mod tests {
             headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             body: body.as_bytes().to_vec().into(),
             idempotency_key: None,
+            payload_at: "",
         }
     }
 

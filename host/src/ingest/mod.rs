@@ -25,6 +25,9 @@ pub struct FireRequest {
     pub body: Bytes,
     /// A repeat with the same key creates nothing and gets the first answer.
     pub idempotency_key: Option<String>,
+    /// Where in the body the payload is (a JSON pointer: `""` for the whole body,
+    /// `/data/value` in an Adobe envelope); what the event's schema checks.
+    pub payload_at: &'static str,
 }
 
 impl FireRequest {
@@ -59,6 +62,8 @@ pub enum IngestError {
     DisabledForSubshop { event: String, subshop: String },
     #[error("{0}")]
     Unauthorized(String),
+    #[error(transparent)]
+    InvalidPayload(#[from] crate::schema::Mismatch),
     /// The authenticator itself failed (trap, timeout, ...): the caller may try again.
     #[error("the authenticator failed: {message}")]
     Authenticator { code: &'static str, message: String },
@@ -87,6 +92,9 @@ pub async fn fire(app: &Arc<App>, event_id: &str, request: FireRequest) -> Resul
         authenticate(app, &event, &request)
             .instrument(tracing::info_span!("authenticate", event = event_id))
             .await?;
+    }
+    if let Some(schema) = &event.schema {
+        crate::schema::check(schema, &event.compiled_schema, &request.body, request.payload_at)?;
     }
     let accepted = persist(app, event_id, &event, subshop, request)
         .instrument(tracing::info_span!("persist", event = event_id))

@@ -1,0 +1,38 @@
+//! Delivery semantics shops ask for: payload schemas refuse malformed payloads at the door.
+
+use hookgate_tests::serde_json::{json, Value};
+use hookgate_tests::*;
+
+#[tokio::test]
+async fn a_payload_schema_refuses_malformed_payloads_with_the_pointer_and_stores_nothing() {
+    let gw = Gateway::new();
+    let rx = Receiver::start();
+    let schema = json!({"type": "object", "required": ["order_id"],
+        "properties": {"order_id": {"type": "integer"}, "items": {"type": "array", "items": {"type": "string"}}}});
+    let message = gw
+        .put_event("orders", json!({"schema": {"type": "no-such-type"}, "targets": []}))
+        .await
+        .assert_error(400, "invalid_config");
+    assert!(message.starts_with("schema:"), "{message}");
+    gw.put_event_ok("orders", json!({"schema": schema, "targets": [{"id": "erp", "method": "POST", "url": rx.url("/hook")}]}))
+        .await;
+    assert_eq!(gw.event("orders").await.json()["schema"], schema, "the schema is part of the config");
+
+    let refused = gw.fire("orders", json!({"order_id": 7, "items": ["a", 2]}).to_string(), "application/json").await;
+    let message = refused.assert_error(400, "invalid_payload");
+    assert!(message.contains("`/items/1`") && message.contains("/properties/items/items/type"), "{message}");
+    gw.fire("orders", "not json", "text/plain").await.assert_error(400, "invalid_payload");
+    let accepted = gw.fire_json("orders", &json!({"order_id": 7, "items": ["a"]})).await;
+    gw.wait_message_status(&accepted, "delivered", DEADLINE).await;
+    assert_eq!(gw.messages_of("orders").await.len(), 1, "nothing stored for the refused payloads");
+    assert_eq!(rx.count(), 1);
+
+    // POST /v1/ingest applies the schema to the envelope's `value`.
+    let envelope = |value: Value| json!({"data": {"uid": format!("u-{value}"), "event": "orders", "value": value}});
+    let ingest = |body: Value| gw.send(gw.client().post(gw.url("/v1/ingest")).json(&body));
+    let refused = ingest(envelope(json!({"order_id": "seven"}))).await;
+    refused.assert_status(400);
+    assert_eq!(refused.json()["error"]["code"], "invalid_payload", "{}", refused.text());
+    assert!(refused.text().contains("/data/value/order_id"), "{}", refused.text());
+    ingest(envelope(json!({"order_id": 8}))).await.assert_status(200);
+}
