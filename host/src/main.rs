@@ -29,7 +29,11 @@ enum Command {
 #[derive(Subcommand)]
 enum ComponentCommand {
     /// Show which world a component implements, its contract version, imports and size.
-    Inspect { file: PathBuf },
+    Inspect {
+        file: PathBuf,
+        #[command(flatten)]
+        cache: CacheArgs,
+    },
     /// Run a component on input described in JSON, in the gateway's sandbox and limits, and
     /// print the result, the guest's logs, the time taken and the memory used.
     Run {
@@ -40,6 +44,8 @@ enum ComponentCommand {
         input: PathBuf,
         #[command(flatten)]
         limits: LimitArgs,
+        #[command(flatten)]
+        cache: CacheArgs,
     },
     /// Create a component project that builds with one command.
     New {
@@ -49,6 +55,28 @@ enum ComponentCommand {
         lang: String,
         dir: PathBuf,
     },
+}
+
+/// Where compiled components are kept between runs.
+#[derive(Args)]
+struct CacheArgs {
+    /// Directory of compiled components, keyed by the component's sha256 and the engine
+    /// [default: $XDG_CACHE_HOME/hookgate/compiled, else ~/.cache/hookgate/compiled].
+    #[arg(long, env = "HOOKGATE_COMPILE_CACHE", value_name = "DIR")]
+    compile_cache: Option<PathBuf>,
+    /// Compile the component afresh and keep nothing.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+impl CacheArgs {
+    fn dir(self) -> Option<PathBuf> {
+        if self.no_cache {
+            None
+        } else {
+            self.compile_cache.or_else(hookgate::runner::user_compile_cache)
+        }
+    }
 }
 
 /// The sandbox limits of one guest call.
@@ -151,17 +179,17 @@ fn run() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args),
-        Command::Component(ComponentCommand::Inspect { file }) => {
+        Command::Component(ComponentCommand::Inspect { file, cache }) => {
             let runtime = hookgate::runtime::Runtime::new(GuestLimits::default())?;
-            let report = hookgate::runner::inspect(&runtime, &read(&file)?)?;
+            let report = hookgate::runner::inspect(&runtime, &read(&file)?, cache.dir().as_deref())?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
-        Command::Component(ComponentCommand::Run { file, input, limits }) => {
+        Command::Component(ComponentCommand::Run { file, input, limits, cache }) => {
             let runtime = hookgate::runtime::Runtime::new(limits.limits())?;
             let input: serde_json::Value = serde_json::from_slice(&read(&input)?)
                 .with_context(|| format!("{} is not JSON", input.display()))?;
-            let ran = hookgate::runner::run(&runtime, &read(&file)?, &input)?;
+            let ran = hookgate::runner::run(&runtime, &read(&file)?, &input, cache.dir().as_deref())?;
             println!("{}", serde_json::to_string_pretty(&ran.report)?);
             if let Some(error) = ran.error {
                 eprintln!("error: {}: {error}", error.code());

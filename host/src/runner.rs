@@ -3,12 +3,13 @@
 //! described in JSON. What an integrator uses to try a component before uploading it.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
 use crate::model::World;
 use crate::runtime::json::{self, InputError};
-use crate::runtime::{ComponentError, GuestCall, GuestError, Runtime};
+use crate::runtime::{ComponentError, GuestCall, GuestError, Inspection, Prepared, Runtime};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -19,8 +20,8 @@ pub enum RunError {
 }
 
 /// What `component inspect` prints.
-pub fn inspect(runtime: &Runtime, wasm: &[u8]) -> Result<Value, ComponentError> {
-    let inspection = runtime.inspect(wasm)?;
+pub fn inspect(runtime: &Runtime, wasm: &[u8], compile_cache: Option<&Path>) -> Result<Value, ComponentError> {
+    let (inspection, _) = compile(runtime, wasm, compile_cache)?;
     Ok(json!({
         "world": inspection.world,
         "contract": format!("hookgate:plugin@{}", inspection.contract_version),
@@ -37,6 +38,23 @@ pub struct Ran {
     pub error: Option<GuestError>,
 }
 
+/// Compiles `wasm`, or loads from `compile_cache` what an earlier run (or a gateway sharing
+/// the directory) compiled from the same bytes in the same engine.
+fn compile(runtime: &Runtime, wasm: &[u8], compile_cache: Option<&Path>) -> Result<(Inspection, Prepared), ComponentError> {
+    let key = runtime.artifact_key(&crate::runtime::sha256_hex(wasm));
+    let (inspection, prepared, _) = crate::runtime::compile_cached(runtime, wasm, &key, compile_cache)?;
+    Ok((inspection, prepared))
+}
+
+/// Where `component run` and `inspect` keep compiled code between runs, unless
+/// `HOOKGATE_COMPILE_CACHE` says otherwise: `$XDG_CACHE_HOME/hookgate/compiled`, else
+/// `~/.cache/hookgate/compiled`.
+pub fn user_compile_cache() -> Option<PathBuf> {
+    let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let cache_home = non_empty("XDG_CACHE_HOME").or_else(|| non_empty("HOME").map(|home| home.join(".cache")))?;
+    Some(cache_home.join("hookgate").join("compiled"))
+}
+
 /// Runs `wasm` on `input`, shaped by the component's world:
 /// - authenticator: `{"request": {method, path, query, headers, body}}`
 /// - transformer: `{"message": {event_id, message_id, received_at, headers, content_type, body}, "draft": {method, url, headers, body}}`
@@ -45,8 +63,8 @@ pub struct Ran {
 ///   (without `request`: POST to `https://example.com/` with no body)
 ///
 /// and in every world an optional `"config": {...}`, what the `config` import reads.
-pub fn run(runtime: &Runtime, wasm: &[u8], input: &Value) -> Result<Ran, RunError> {
-    let (inspection, prepared, _) = runtime.compile(wasm)?;
+pub fn run(runtime: &Runtime, wasm: &[u8], input: &Value, compile_cache: Option<&Path>) -> Result<Ran, RunError> {
+    let (inspection, prepared) = compile(runtime, wasm, compile_cache)?;
     let field = |name: &str| input.get(name).cloned().unwrap_or(Value::Null);
     let config: BTreeMap<String, Value> = match field("config") {
         Value::Null => BTreeMap::new(),

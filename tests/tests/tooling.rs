@@ -2,12 +2,39 @@
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 use hookgate_tests::serde_json::{json, Value};
 use hookgate_tests::*;
 
 fn hookgate(args: &[&str]) -> Output {
-    Command::new(gateway_bin()).args(args).output().expect("hookgate runs")
+    hookgate_env(args, &[])
+}
+
+/// `hookgate ARGS` with `env` on top of a clean slate: compiled components shared with the
+/// test gateways (not the user's cache), and none of the caller's gateway settings.
+fn hookgate_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(gateway_bin());
+    command
+        .args(args)
+        .env("HOOKGATE_COMPILE_CACHE", repo_root().join("target").join("hookgate-compile-cache"))
+        .env_remove("HOOKGATE_URL")
+        .env_remove("HOOKGATE_ADMIN_TOKEN")
+        .env("NO_PROXY", "127.0.0.1");
+    command.envs(env.iter().copied()).output().expect("hookgate runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[track_caller]
+fn assert_ok(out: &Output) {
+    assert!(out.status.success(), "{:?}\nstdout:\n{}\nstderr:\n{}", out.status, stdout(out), stderr(out));
 }
 
 fn stdout_json(out: &Output) -> Value {
@@ -191,4 +218,34 @@ async fn a_component_for_another_contract_version_is_refused() {
     let gw = Gateway::new();
     let message = gw.put_component_bytes("future", wasm).await.assert_error(400, "invalid_component");
     assert!(message.contains("hookgate:plugin@0.2.0") && message.contains("hookgate:plugin@0.1.0"), "{message}");
+}
+
+/// The gateway's compiled code is kept between runs: a JavaScript component (a whole
+/// interpreter, seconds to compile) starts at once the second time.
+#[test]
+fn a_second_run_starts_from_the_compile_cache() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cache = dir.path().join("compiled");
+    let input = write_input(dir.path(), &json!({"message": {"body": {"data": {"uid": "u1", "event": "e", "value": {"sku": "S1"}}}}}));
+    let wasm = component_path("js-adobe-to-json").display().to_string();
+    let cache_env = [("HOOKGATE_COMPILE_CACHE", cache.to_str().expect("utf-8 path"))];
+    let timed_run = || {
+        let started = Instant::now();
+        let out = hookgate_env(&["component", "run", &wasm, "--input", &input, "--guest-time-ms", "5000"], &cache_env);
+        assert_ok(&out);
+        (started.elapsed(), stdout_json(&out))
+    };
+    let (first, compiled) = timed_run();
+    let (second, cached) = timed_run();
+    eprintln!("component run of js-adobe-to-json: first {first:?}, second {second:?}");
+    assert!(second < Duration::from_secs(1) && second < first / 3, "first {first:?}, second {second:?}");
+    assert_eq!(cached["output"], compiled["output"]);
+    assert_eq!(cached["logs"], json!([{"level": "info", "message": "transformed u1"}]));
+    assert_eq!(std::fs::read_dir(&cache).expect("cache dir").count(), 1, "one compiled component");
+
+    let elsewhere = dir.path().join("unused");
+    let unused_env = [("HOOKGATE_COMPILE_CACHE", elsewhere.to_str().expect("utf-8 path"))];
+    let rust = component_path("adobe-to-json").display().to_string();
+    assert_ok(&hookgate_env(&["component", "run", &rust, "--input", &input, "--no-cache"], &unused_env));
+    assert!(!elsewhere.exists(), "--no-cache keeps nothing");
 }
