@@ -38,7 +38,7 @@ enum ComponentCommand {
     /// print the result, the guest's logs, the time taken and the memory used.
     Run {
         file: PathBuf,
-        /// JSON input: {"message", "draft"} for a transformer, {"request"} for an
+        /// JSON input: {"message", "draft" or "target"} for a transformer, {"request"} for an
         /// authenticator, {"request", "response", "attempt"} for a condition; "config" for all.
         #[arg(long)]
         input: PathBuf,
@@ -189,7 +189,8 @@ fn run() -> anyhow::Result<()> {
             let runtime = hookgate::runtime::Runtime::new(limits.limits())?;
             let input: serde_json::Value = serde_json::from_slice(&read(&input)?)
                 .with_context(|| format!("{} is not JSON", input.display()))?;
-            let ran = hookgate::runner::run(&runtime, &read(&file)?, &input, cache.dir().as_deref())?;
+            let name = file.file_stem().map_or_else(|| "component".into(), |stem| stem.to_string_lossy());
+            let ran = hookgate::runner::run(&runtime, &read(&file)?, &name, &input, cache.dir().as_deref())?;
             println!("{}", serde_json::to_string_pretty(&ran.report)?);
             if let Some(error) = ran.error {
                 eprintln!("error: {}: {error}", error.code());

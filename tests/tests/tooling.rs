@@ -249,3 +249,29 @@ fn a_second_run_starts_from_the_compile_cache() {
     assert_ok(&hookgate_env(&["component", "run", &rust, "--input", &input, "--no-cache"], &unused_env));
     assert!(!elsewhere.exists(), "--no-cache keeps nothing");
 }
+
+/// Without a draft, a transformer gets the one the gateway would build for its target.
+#[test]
+fn run_drafts_the_request_as_the_gateway_does() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let wasm = component_path("adobe-to-json").display().to_string();
+    let message = json!({"body": {"data": {"uid": "u1", "event": "e", "value": {}}}});
+    let run = |input: Value| {
+        let out = hookgate(&["component", "run", &wasm, "--input", &write_input(dir.path(), &input)]);
+        assert_ok(&out);
+        stdout_json(&out)
+    };
+    let report = run(json!({"message": message}));
+    assert_eq!(report["draft"]["method"], "POST", "a target with a transformer: {report}");
+    assert_eq!(report["draft"]["url"], "http://127.0.0.1:9000/hook");
+    assert_eq!(report["output"]["send"]["method"], "POST");
+    let report = run(json!({"message": message, "target": {"url": "https://receiver.example/p", "method": "PUT"}}));
+    assert_eq!((report["draft"]["method"].as_str(), report["draft"]["url"].as_str()), (Some("PUT"), Some("https://receiver.example/p")));
+    assert_eq!(report["output"]["send"]["method"], "PUT");
+    let report = run(json!({"message": message, "target": {"url": "https://r.example/#data.uid#", "headers": {"x-event": "#event.id#"}}}));
+    assert_eq!(report["draft"]["url"], "https://r.example/u1", "templates filled in: {report}");
+
+    let out = hookgate(&["component", "run", &wasm, "--input", &write_input(dir.path(), &json!({"message": message, "target": "x"}))]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("input field `target`"), "{}", stderr(&out));
+}
