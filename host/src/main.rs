@@ -7,7 +7,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use hookgate::model::World;
 use hookgate::runtime::GuestLimits;
+use hookgate::scaffold::Language;
 use hookgate::{App, Settings};
 
 #[derive(Parser)]
@@ -30,6 +32,7 @@ enum Command {
 enum ComponentCommand {
     /// Show which world a component implements, its contract version, imports and size.
     Inspect {
+        /// The component: a .wasm file.
         file: PathBuf,
         #[command(flatten)]
         cache: CacheArgs,
@@ -37,6 +40,7 @@ enum ComponentCommand {
     /// Run a component on input described in JSON, in the gateway's sandbox and limits, and
     /// print the result, the guest's logs, the time taken and the memory used.
     Run {
+        /// The component: a .wasm file.
         file: PathBuf,
         /// JSON input: {"message", "draft" or "target"} for a transformer, {"request"} for an
         /// authenticator, {"request", "response", "attempt"} for a condition; "config" for all.
@@ -47,12 +51,16 @@ enum ComponentCommand {
         #[command(flatten)]
         cache: CacheArgs,
     },
-    /// Create a component project that builds with one command.
+    /// Create a component project that builds with one command, with a sample input to run
+    /// it on.
     New {
-        /// authenticator, transformer or condition
-        world: String,
-        #[arg(long, default_value = "rust")]
-        lang: String,
+        /// The role of the component.
+        #[arg(value_enum)]
+        world: World,
+        /// The language to write it in.
+        #[arg(long, value_enum, default_value_t = Language::Rust)]
+        lang: Language,
+        /// The directory to create (it must be absent or empty); its name names the component.
         dir: PathBuf,
     },
 }
@@ -199,11 +207,16 @@ fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Component(ComponentCommand::New { world, lang, dir }) => {
-            let files = hookgate::scaffold::write(&world, &lang, &dir)?;
-            for file in files {
+            let project = hookgate::scaffold::write(world, lang, &dir)?;
+            for file in &project.files {
                 println!("created {}", file.display());
             }
-            println!("build it with: {}", hookgate::scaffold::build_command(&lang, &dir));
+            // The commands name this program as it was called, so they work pasted as they are.
+            let hookgate = std::env::args_os().next().map_or_else(|| "hookgate".into(), |arg0| arg0.to_string_lossy().into_owned());
+            println!();
+            for (step, command) in project.next_steps(&hookgate) {
+                println!("{:<8}{command}", format!("{step}:"));
+            }
             Ok(())
         }
     }

@@ -103,26 +103,59 @@ fn run_fails_with_the_guest_error_code() {
     assert_eq!(stdout_json(&out)["error"]["code"], "guest_memory_limit");
 }
 
-/// From `component new` to a delivered webhook, as the SDK guide walks it.
+/// The command `component new` printed for `step` (`build`, `run` or `upload`).
+fn next_step(out: &Output, step: &str) -> String {
+    let label = format!("{step}:");
+    let printed = stdout(out);
+    let command = printed.lines().find_map(|line| line.strip_prefix(label.as_str()));
+    command.unwrap_or_else(|| panic!("no `{label}` line in:\n{printed}")).trim().to_string()
+}
+
+fn shell(command: &str) -> Command {
+    let mut shell = Command::new("bash");
+    shell.arg("-c").arg(command);
+    shell
+}
+
+/// From `component new` to a delivered webhook, as the SDK guide walks it: the commands
+/// `component new` prints, pasted as they are.
 #[tokio::test]
 async fn a_new_rust_project_builds_and_transforms_in_the_gateway() {
     let dir = tempfile::tempdir().expect("tmp");
     let project = dir.path().join("tag-it");
     let out = hookgate(&["component", "new", "transformer", "--lang", "rust", &project.display().to_string()]);
-    assert!(out.status.success(), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("build.sh"));
+    assert_ok(&out);
     // Share the guest examples' build directory so that dependencies are compiled once.
-    let built = Command::new("bash")
-        .arg(project.join("build.sh"))
+    let built = shell(&next_step(&out, "build"))
         .env("CARGO_TARGET_DIR", repo_root().join("guest-examples/rust/target"))
         .output()
         .expect("bash");
-    assert!(built.status.success(), "build failed:\n{}", String::from_utf8_lossy(&built.stderr));
+    assert_ok(&built);
     let wasm = project.join("dist/tag-it.wasm");
+
+    let ran = shell(&next_step(&out, "run")).env("HOOKGATE_COMPILE_CACHE", dir.path().join("cache")).output().expect("bash");
+    assert_ok(&ran);
+    let report = stdout_json(&ran);
+    let sent = &report["output"]["send"];
+    assert_eq!((sent["method"].as_str(), sent["url"].as_str()), (Some("POST"), Some("http://127.0.0.1:9000/hook")), "{report}");
+    let body: Value = serde_json::from_str(sent["body"].as_str().expect("body")).expect("json body");
+    assert_eq!(body, json!({"event": "orders", "data": {"order": 7}}), "the sample input's message");
 
     let gw = Gateway::new();
     let rx = Receiver::start();
-    gw.put_component("tag-it", &wasm).await.assert_status(201);
+    let upload = next_step(&out, "upload");
+    assert_eq!(
+        upload,
+        format!(
+            "curl -X PUT --data-binary @{} -H \"Authorization: Bearer $HOOKGATE_ADMIN_TOKEN\" http://127.0.0.1:8080/v1/admin/components/tag-it",
+            wasm.display()
+        )
+    );
+    let uploaded = shell(&upload.replace("http://127.0.0.1:8080", &gw.base_url()))
+        .env("HOOKGATE_ADMIN_TOKEN", ADMIN_TOKEN)
+        .output()
+        .expect("bash");
+    assert_eq!(stdout_json(&uploaded)["version"], 1, "{}", stderr(&uploaded));
     gw.put_event_ok(
         "orders",
         json!({"targets": [{"id": "t1", "method": "POST", "url": rx.url("/hook"), "transformer": {"component": "tag-it"}}]}),
@@ -274,4 +307,85 @@ fn run_drafts_the_request_as_the_gateway_does() {
     let out = hookgate(&["component", "run", &wasm, "--input", &write_input(dir.path(), &json!({"message": message, "target": "x"}))]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("input field `target`"), "{}", stderr(&out));
+}
+
+/// Every argument of every command says what it is, and a fixed set of values is listed
+/// and enforced.
+#[test]
+fn help_describes_every_argument_and_lists_the_values() {
+    let out = hookgate(&["component", "new", "--help"]);
+    assert_ok(&out);
+    let help = stdout(&out);
+    for expected in ["<DIR>", "The directory to create", "- authenticator: ", "- transformer: ", "- condition: ", "- rust: ", "- js: ", "- python: "] {
+        assert!(help.contains(expected), "no {expected:?} in:\n{help}");
+    }
+    let summary = stdout(&hookgate(&["component", "new", "-h"]));
+    assert!(summary.contains("[possible values: rust, js, python]"), "{summary}");
+    let wrong = hookgate(&["component", "new", "transformr", "x"]);
+    assert_eq!(wrong.status.code(), Some(2), "{wrong:?}");
+    assert!(stderr(&wrong).contains("[possible values: authenticator, transformer, condition]"), "{}", stderr(&wrong));
+    let wrong = hookgate(&["component", "new", "transformer", "--lang", "go", "x"]);
+    assert!(stderr(&wrong).contains("[possible values: rust, js, python]"), "{}", stderr(&wrong));
+
+    // Every command's short help, from the top: each entry is its name and what it is, on
+    // the same line or (when long) indented on the next.
+    let mut commands = vec![vec![]];
+    while let Some(command) = commands.pop() {
+        let out = hookgate(&[command.iter().map(String::as_str).collect(), vec!["-h"]].concat());
+        assert_ok(&out);
+        let help = stdout(&out);
+        let mut section = "";
+        let mut lines = help.lines().peekable();
+        while let Some(line) = lines.next() {
+            let indent = line.len() - line.trim_start().len();
+            if indent == 0 {
+                section = line;
+                continue;
+            }
+            let (name, inline) = line.trim_start().split_once("  ").unwrap_or((line.trim(), ""));
+            let next_line = lines.next_if(|next| next.len() - next.trim_start().len() > indent.max(6)).unwrap_or("");
+            match section {
+                "Usage:" => {}
+                "Commands:" if name != "help" => commands.push([command.clone(), vec![name.to_string()]].concat()),
+                _ => assert!(
+                    !inline.trim().is_empty() || !next_line.trim().is_empty(),
+                    "`hookgate {}`: {name} has no help:\n{help}",
+                    command.join(" ")
+                ),
+            }
+        }
+    }
+}
+
+/// `component new` leaves an input to run the new component on, for each world; here run
+/// with the example component of that world.
+#[test]
+fn new_projects_come_with_a_sample_input_for_their_world() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for (world, example, expected) in [
+        ("authenticator", "hmac-auth", json!({"deny": "hmac-auth: no secret configured"})),
+        ("transformer", "hostile-escape", Value::Null),
+        ("condition", "json-ok-condition", json!("success")),
+    ] {
+        let project = dir.path().join(format!("my {world}"));
+        let out = hookgate(&["component", "new", world, "--lang", "js", &project.display().to_string()]);
+        assert_ok(&out);
+        let sample = project.join("sample-input.json");
+        let input: Value = serde_json::from_slice(&std::fs::read(&sample).expect("sample input")).expect("JSON");
+        let run = next_step(&out, "run");
+        let quoted = |path: &Path| format!("'{}'", path.display());
+        let wasm = project.join(format!("dist/my-{world}.wasm"));
+        assert_eq!(run, format!("{} component run {} --input {}", gateway_bin().display(), quoted(&wasm), quoted(&sample)));
+        assert_eq!(next_step(&out, "build"), format!("bash {}", quoted(&project.join("build.sh"))));
+
+        let ran = hookgate(&["component", "run", &component_path(example).display().to_string(), "--input", &sample.display().to_string()]);
+        assert_ok(&ran);
+        let report = stdout_json(&ran);
+        assert_eq!(report["world"], world, "{input}");
+        if expected.is_null() {
+            assert_eq!(report["output"]["send"]["url"], input["target"]["url"], "{report}");
+        } else {
+            assert_eq!(report["output"], expected, "{report}");
+        }
+    }
 }
