@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use hookgate::model::World;
 use hookgate::runtime::GuestLimits;
@@ -26,6 +26,13 @@ enum Command {
     /// Work with components locally: inspect, run, scaffold.
     #[command(subcommand)]
     Component(ComponentCommand),
+    /// Print a completion script for a shell.
+    ///
+    /// For example: `hookgate completions bash > ~/.local/share/bash-completion/completions/hookgate`.
+    Completions {
+        /// The shell to complete hookgate's commands in.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand)]
@@ -187,6 +194,10 @@ fn run() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "hookgate", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Component(ComponentCommand::Inspect { file, cache }) => {
             let runtime = hookgate::runtime::Runtime::new(GuestLimits::default())?;
             let report = hookgate::runner::inspect(&runtime, &read(&file)?, cache.dir().as_deref())?;

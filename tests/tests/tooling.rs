@@ -389,3 +389,24 @@ fn new_projects_come_with_a_sample_input_for_their_world() {
         }
     }
 }
+
+#[test]
+fn completions_are_scripts_that_know_the_commands() {
+    let out = hookgate(&["completions", "bash"]);
+    assert_ok(&out);
+    let script = stdout(&out);
+    for command in ["serve", "component", "completions", "--compile-cache"] {
+        assert!(script.contains(command), "the bash script does not know {command}");
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("hookgate.bash");
+    std::fs::write(&file, &script).expect("write");
+    let checked = Command::new("bash").arg("-n").arg(&file).output().expect("bash");
+    assert_ok(&checked);
+    for shell in ["zsh", "fish"] {
+        let out = hookgate(&["completions", shell]);
+        assert_ok(&out);
+        assert!(stdout(&out).contains("component"), "{shell}: {}", stdout(&out));
+    }
+    assert_eq!(hookgate(&["completions", "tcsh"]).status.code(), Some(2));
+}
