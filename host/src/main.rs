@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
+use hookgate::client::{AdminClient, AdminRequest, MessageFilter};
 use hookgate::model::World;
 use hookgate::runtime::GuestLimits;
 use hookgate::scaffold::Language;
@@ -26,12 +27,68 @@ enum Command {
     /// Work with components locally: inspect, run, scaffold.
     #[command(subcommand)]
     Component(ComponentCommand),
+    /// The events a running gateway has configured.
+    Events {
+        #[command(flatten)]
+        gateway: GatewayArgs,
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+    /// The delivery log of a running gateway: messages, their deliveries and attempts.
+    Messages {
+        #[command(flatten)]
+        gateway: GatewayArgs,
+        #[command(subcommand)]
+        command: MessagesCommand,
+    },
     /// Print a completion script for a shell.
     ///
     /// For example: `hookgate completions bash > ~/.local/share/bash-completion/completions/hookgate`.
     Completions {
         /// The shell to complete hookgate's commands in.
         shell: clap_complete::Shell,
+    },
+}
+
+/// Which gateway to ask, and how to show its answers.
+#[derive(Args)]
+#[command(next_help_heading = "Gateway")]
+struct GatewayArgs {
+    /// Base URL of the gateway.
+    #[arg(long, env = "HOOKGATE_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    url: String,
+    /// Admin token of the gateway (a read-scoped one is enough, except to retry).
+    #[arg(long, env = "HOOKGATE_ADMIN_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
+    /// Print the API's JSON answer unchanged (for scripts) instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Every configured event with its targets.
+    List,
+    /// One event: who may fire it and its targets.
+    Show {
+        /// The event's id.
+        event_id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum MessagesCommand {
+    /// Messages, newest first, with the state of their deliveries.
+    List(MessageFilter),
+    /// One message with each delivery and every attempt.
+    Show {
+        /// The message's id (msg_...).
+        message_id: String,
+    },
+    /// Deliver a message's failed deliveries again, now.
+    Retry {
+        /// The message's id (msg_...).
+        message_id: String,
     },
 }
 
@@ -194,6 +251,21 @@ fn run() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args),
+        Command::Events { gateway, command } => ask(
+            gateway,
+            match command {
+                EventsCommand::List => AdminRequest::Events,
+                EventsCommand::Show { event_id } => AdminRequest::Event(event_id),
+            },
+        ),
+        Command::Messages { gateway, command } => ask(
+            gateway,
+            match command {
+                MessagesCommand::List(filter) => AdminRequest::Messages(filter),
+                MessagesCommand::Show { message_id } => AdminRequest::Message(message_id),
+                MessagesCommand::Retry { message_id } => AdminRequest::Retry(message_id),
+            },
+        ),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "hookgate", &mut std::io::stdout());
             Ok(())
@@ -231,6 +303,22 @@ fn run() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Asks the gateway's admin API and prints the answer: a table, or the JSON as it came.
+fn ask(gateway: GatewayArgs, request: AdminRequest) -> anyhow::Result<()> {
+    let client = AdminClient::new(&gateway.url, gateway.token.filter(|t| !t.is_empty()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let answer = runtime.block_on(client.send(&request))?;
+    if gateway.json {
+        println!("{}", answer.text);
+    } else {
+        print!("{}", request.render(&answer.json));
+    }
+    Ok(())
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -1,4 +1,5 @@
-//! The integrator's tools: `hookgate component inspect | run | new`, run as a user would.
+//! The integrator's tools: `hookgate component inspect | run | new`, the command-line view
+//! of a running gateway (`events`, `messages`), help and completions, run as a user would.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -395,7 +396,7 @@ fn completions_are_scripts_that_know_the_commands() {
     let out = hookgate(&["completions", "bash"]);
     assert_ok(&out);
     let script = stdout(&out);
-    for command in ["serve", "component", "completions", "--compile-cache"] {
+    for command in ["serve", "component", "events", "messages", "completions", "--compile-cache"] {
         assert!(script.contains(command), "the bash script does not know {command}");
     }
     let dir = tempfile::tempdir().expect("tmp");
@@ -406,7 +407,91 @@ fn completions_are_scripts_that_know_the_commands() {
     for shell in ["zsh", "fish"] {
         let out = hookgate(&["completions", shell]);
         assert_ok(&out);
-        assert!(stdout(&out).contains("component"), "{shell}: {}", stdout(&out));
+        assert!(stdout(&out).contains("messages"), "{shell}: {}", stdout(&out));
     }
     assert_eq!(hookgate(&["completions", "tcsh"]).status.code(), Some(2));
+}
+
+/// `hookgate ARGS --url <the gateway> --token <its admin token>`.
+fn ask(gw: &Gateway, args: &[&str]) -> Output {
+    let url = gw.base_url();
+    hookgate(&[args, &["--url", &url, "--token", ADMIN_TOKEN]].concat())
+}
+
+/// Where `heading`'s column starts in the table `text` and whether `row_start`'s line has
+/// `cell` there.
+#[track_caller]
+fn assert_aligned(text: &str, heading: &str, row_start: &str, cell: &str) {
+    let header = text.lines().next().expect("a header line");
+    let row = text.lines().find(|l| l.starts_with(row_start)).unwrap_or_else(|| panic!("no row {row_start} in:\n{text}"));
+    let column = header.find(heading).unwrap_or_else(|| panic!("no column {heading} in:\n{text}"));
+    assert_eq!(row.get(column..column + cell.len()), Some(cell), "column {heading} of {row_start}:\n{text}");
+}
+
+/// The delivery log from the command line: what an operator looks at, and a retry.
+#[tokio::test]
+async fn events_and_messages_of_a_running_gateway() {
+    let gw = Gateway::new();
+    let rx = Receiver::start();
+    let hook = rx.url("/hook");
+    gw.put_event_ok("orders", json!({"targets": [{"id": "t1", "url": hook, "retry": fast_retry(1), "body": "{\"n\": #order#}"}]})).await;
+    rx.push(Reply::status(500));
+    let id = gw.fire_json("orders", &json!({"order": 7})).await;
+    gw.wait_message_status(&id, "failed", DEADLINE).await;
+
+    let events = ask(&gw, &["events", "list"]);
+    assert_ok(&events);
+    let table = stdout(&events);
+    assert_aligned(&table, "ENABLED", "orders", "yes");
+    assert_aligned(&table, "TARGETS", "orders", &format!("t1 {hook}"));
+    let event = ask(&gw, &["events", "show", "orders"]);
+    assert_ok(&event);
+    let shown = stdout(&event);
+    assert!(shown.lines().any(|l| l.split_whitespace().eq(["event", "orders"])), "{shown}");
+    assert_aligned(&shown[shown.find("TARGET").expect("targets")..], "METHOD", "t1", "POST");
+
+    let listed = ask(&gw, &["messages", "list", "--json"]);
+    assert_ok(&listed);
+    let page = stdout_json(&listed);
+    assert_eq!(page["messages"][0]["message_id"], id.as_str(), "{page}");
+    assert_eq!(page["messages"][0]["deliveries"][0]["status"], "failed", "{page}");
+    let filtered = |filters: &[&str]| stdout_json(&ask(&gw, &[&["messages", "list", "--json"], filters].concat()))["messages"].clone();
+    assert_eq!(filtered(&["--status", "failed", "--event", "orders", "--target", "t1"]).as_array().map(Vec::len), Some(1));
+    assert_eq!(filtered(&["--status", "delivered"]), json!([]));
+    assert_eq!(filtered(&["--event", "other"]), json!([]));
+    assert_eq!(filtered(&["--since", &(unix_ms(std::time::SystemTime::now()) + 60_000).to_string()]), json!([]));
+    let table = stdout(&ask(&gw, &["messages", "list", "--limit", "5"]));
+    assert_aligned(&table, "STATUS", &id, "failed");
+    assert_aligned(&table, "DELIVERIES", &id, "t1 failed (1 attempt)");
+    assert_aligned(&table, "EVENT", &id, "orders");
+
+    let message = stdout(&ask(&gw, &["messages", "show", &id]));
+    assert!(message.lines().any(|l| l.split_whitespace().eq(["status", "failed"])), "{message}");
+    let attempts = &message[message.rfind("TARGET").expect("attempts table")..];
+    assert_aligned(attempts, "METHOD", "t1", "POST");
+    assert_aligned(attempts, "URL", "t1", &hook);
+    assert!(attempts.contains("500"), "{message}");
+
+    let retried = ask(&gw, &["messages", "retry", &id]);
+    assert_ok(&retried);
+    assert_eq!(stdout(&retried), format!("message {id}: 1 failed delivery queued again\n"));
+    gw.wait_message_status(&id, "delivered", DEADLINE).await;
+    assert_eq!(rx.count(), 2);
+    assert_eq!(rx.requests()[1].json(), json!({"n": 7}));
+
+    // The address and token from the environment, as a shell profile would set them.
+    let url = gw.base_url();
+    let from_env = hookgate_env(&["messages", "show", &id, "--json"], &[("HOOKGATE_URL", &url), ("HOOKGATE_ADMIN_TOKEN", ADMIN_TOKEN)]);
+    assert_eq!(stdout_json(&from_env)["status"], "delivered");
+
+    let wrong_token = hookgate(&["events", "list", "--url", &url, "--token", "not-the-token"]);
+    assert!(!wrong_token.status.success());
+    assert!(stderr(&wrong_token).starts_with("error: unauthorized: "), "{}", stderr(&wrong_token));
+    assert!(stdout(&wrong_token).is_empty());
+    let unknown = ask(&gw, &["messages", "show", "msg_unknown"]);
+    assert_eq!(stderr(&unknown).trim(), "error: message_not_found: message `msg_unknown` does not exist");
+    let down = Receiver::down_reserved();
+    let refused = hookgate(&["events", "list", "--url", &down.url("")]);
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains(&down.url("/v1/admin/events")), "{}", stderr(&refused));
 }
