@@ -1,5 +1,6 @@
 //! The `hookgate` command line: the edge where settings come in and errors go out.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -243,11 +244,15 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> anyhow::Result<()> {
+    // Colours for a person at a terminal who has not asked for none (no-color.org); never in
+    // a file or a pipe.
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sled=warn,cranelift=warn,wasmtime=warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args),
@@ -372,20 +377,28 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The admin token: `HOOKGATE_ADMIN_TOKEN`, else the one kept in the data directory, else
-/// a new one, kept there and printed this once.
+/// a new one, kept there and printed this once. The log says which, never the token.
 fn admin_token(data_dir: &Path) -> anyhow::Result<String> {
-    if let Ok(token) = std::env::var("HOOKGATE_ADMIN_TOKEN") {
-        if !token.trim().is_empty() {
-            return Ok(token.trim().to_string());
-        }
-    }
     let path = data_dir.join("admin-token");
+    let from_env = std::env::var("HOOKGATE_ADMIN_TOKEN").map(|t| t.trim().to_string()).unwrap_or_default();
+    if !from_env.is_empty() {
+        if path.exists() {
+            tracing::warn!("admin token: HOOKGATE_ADMIN_TOKEN is in effect; the token in {} is NOT", path.display());
+        } else {
+            tracing::info!("admin token: HOOKGATE_ADMIN_TOKEN");
+        }
+        return Ok(from_env);
+    }
     if let Ok(token) = std::fs::read_to_string(&path) {
+        // An empty token would admit `Authorization: Bearer ` with nothing after it.
+        anyhow::ensure!(!token.trim().is_empty(), "{} is empty: write a token into it, or delete it to have one generated", path.display());
+        tracing::info!("admin token: from {}", path.display());
         return Ok(token.trim().to_string());
     }
     let token = format!("hg_{}", hex::encode(rand::random::<[u8; 24]>()));
     write_private(&path, &token).with_context(|| format!("cannot write {}", path.display()))?;
     println!("generated admin token (kept in {}): {token}", path.display());
+    tracing::info!("admin token: generated and kept in {} (printed above, this once)", path.display());
     Ok(token)
 }
 

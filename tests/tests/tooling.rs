@@ -495,3 +495,54 @@ async fn events_and_messages_of_a_running_gateway() {
     assert!(!refused.status.success());
     assert!(stderr(&refused).contains(&down.url("/v1/admin/events")), "{}", stderr(&refused));
 }
+
+/// What the gateway printed (not the test kit's notes) once its start log is complete; its
+/// standard output, where it announces its address, may come before its log.
+fn start_output(gw: &Gateway) -> String {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let output: Vec<String> = gw.logs().lines().filter(|l| l.starts_with("[#")).map(str::to_string).collect();
+        let output = output.join("\n");
+        if output.contains("gateway started") {
+            return output;
+        }
+        assert!(Instant::now() < deadline, "no `gateway started` in:\n{output}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The start log says which admin token is in effect and where it came from, never the token.
+#[test]
+fn the_start_log_names_the_admin_token_in_effect() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file_token = "file-token-0123456789";
+    std::fs::write(dir.path().join("admin-token"), file_token).expect("write");
+
+    let mut gw = Gateway::start(GatewayOpts::default().data_dir(dir.path()));
+    let log = start_output(&gw);
+    let file = dir.path().join("admin-token").display().to_string();
+    assert!(log.contains(&format!("admin token: HOOKGATE_ADMIN_TOKEN is in effect; the token in {file} is NOT")), "{log}");
+    assert!(!log.contains(ADMIN_TOKEN) && !log.contains(file_token), "{log}");
+    gw.kill();
+
+    let no_env = GatewayOpts { env: vec![("HOOKGATE_ADMIN_TOKEN".into(), "".into())], ..GatewayOpts::default() };
+    let gw = Gateway::start(no_env.clone().data_dir(dir.path()));
+    let log = start_output(&gw);
+    assert!(log.contains(&format!("admin token: from {file}")), "{log}");
+    assert!(!log.contains(file_token), "{log}");
+
+    let fresh = Gateway::start(no_env);
+    let log = start_output(&fresh);
+    assert!(log.contains("admin token: generated and kept in"), "{log}");
+    let generated = std::fs::read_to_string(fresh.data_dir().join("admin-token")).expect("generated token");
+    assert_eq!(log.matches(generated.trim()).count(), 1, "printed once: {log}");
+}
+
+/// Colour codes are for terminals; a log read from a pipe or a file has none, even when
+/// colours were not turned off (`NO_COLOR` empty).
+#[test]
+fn the_log_has_no_colour_codes_in_a_pipe() {
+    let gw = Gateway::start(GatewayOpts { env: vec![("NO_COLOR".into(), "".into())], ..GatewayOpts::default() });
+    let log = start_output(&gw);
+    assert!(!log.contains("\x1b["), "{log}");
+}
