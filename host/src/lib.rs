@@ -11,6 +11,7 @@
 //! ```
 
 pub mod api;
+pub mod client;
 pub mod delivery;
 pub mod dry_run;
 pub mod guests;

@@ -1,13 +1,17 @@
 //! The `hookgate` command line: the edge where settings come in and errors go out.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
+use hookgate::client::{AdminClient, AdminRequest, MessageFilter};
+use hookgate::model::World;
 use hookgate::runtime::GuestLimits;
+use hookgate::scaffold::Language;
 use hookgate::{App, Settings};
 
 #[derive(Parser)]
@@ -24,31 +28,128 @@ enum Command {
     /// Work with components locally: inspect, run, scaffold.
     #[command(subcommand)]
     Component(ComponentCommand),
+    /// The events a running gateway has configured.
+    Events {
+        #[command(flatten)]
+        gateway: GatewayArgs,
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+    /// The delivery log of a running gateway: messages, their deliveries and attempts.
+    Messages {
+        #[command(flatten)]
+        gateway: GatewayArgs,
+        #[command(subcommand)]
+        command: MessagesCommand,
+    },
+    /// Print a completion script for a shell.
+    ///
+    /// For example: `hookgate completions bash > ~/.local/share/bash-completion/completions/hookgate`.
+    Completions {
+        /// The shell to complete hookgate's commands in.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Which gateway to ask, and how to show its answers.
+#[derive(Args)]
+#[command(next_help_heading = "Gateway")]
+struct GatewayArgs {
+    /// Base URL of the gateway.
+    #[arg(long, env = "HOOKGATE_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    url: String,
+    /// Admin token of the gateway (a read-scoped one is enough, except to retry).
+    #[arg(long, env = "HOOKGATE_ADMIN_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
+    /// Print the API's JSON answer unchanged (for scripts) instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Every configured event with its targets.
+    List,
+    /// One event: who may fire it and its targets.
+    Show {
+        /// The event's id.
+        event_id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum MessagesCommand {
+    /// Messages, newest first, with the state of their deliveries.
+    List(MessageFilter),
+    /// One message with each delivery and every attempt.
+    Show {
+        /// The message's id (msg_...).
+        message_id: String,
+    },
+    /// Deliver a message's failed deliveries again, now.
+    Retry {
+        /// The message's id (msg_...).
+        message_id: String,
+    },
 }
 
 #[derive(Subcommand)]
 enum ComponentCommand {
     /// Show which world a component implements, its contract version, imports and size.
-    Inspect { file: PathBuf },
+    Inspect {
+        /// The component: a .wasm file.
+        file: PathBuf,
+        #[command(flatten)]
+        cache: CacheArgs,
+    },
     /// Run a component on input described in JSON, in the gateway's sandbox and limits, and
     /// print the result, the guest's logs, the time taken and the memory used.
     Run {
+        /// The component: a .wasm file.
         file: PathBuf,
-        /// JSON input: {"message", "draft"} for a transformer, {"request"} for an
+        /// JSON input: {"message", "draft" or "target"} for a transformer, {"request"} for an
         /// authenticator, {"request", "response", "attempt"} for a condition; "config" for all.
         #[arg(long)]
         input: PathBuf,
         #[command(flatten)]
         limits: LimitArgs,
+        #[command(flatten)]
+        cache: CacheArgs,
     },
-    /// Create a component project that builds with one command.
+    /// Create a component project that builds with one command, with a sample input to run
+    /// it on.
     New {
-        /// authenticator, transformer or condition
-        world: String,
-        #[arg(long, default_value = "rust")]
-        lang: String,
+        /// The role of the component.
+        #[arg(value_enum)]
+        world: World,
+        /// The language to write it in.
+        #[arg(long, value_enum, default_value_t = Language::Rust)]
+        lang: Language,
+        /// The directory to create (it must be absent or empty); its name names the component.
         dir: PathBuf,
     },
+}
+
+/// Where compiled components are kept between runs.
+#[derive(Args)]
+struct CacheArgs {
+    /// Directory of compiled components, keyed by the component's sha256 and the engine
+    /// [default: $XDG_CACHE_HOME/hookgate/compiled, else ~/.cache/hookgate/compiled].
+    #[arg(long, env = "HOOKGATE_COMPILE_CACHE", value_name = "DIR")]
+    compile_cache: Option<PathBuf>,
+    /// Compile the component afresh and keep nothing.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+impl CacheArgs {
+    fn dir(self) -> Option<PathBuf> {
+        if self.no_cache {
+            None
+        } else {
+            self.compile_cache.or_else(hookgate::runner::user_compile_cache)
+        }
+    }
 }
 
 /// The sandbox limits of one guest call.
@@ -143,25 +244,49 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> anyhow::Result<()> {
+    // Colours for a person at a terminal who has not asked for none (no-color.org); never in
+    // a file or a pipe.
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sled=warn,cranelift=warn,wasmtime=warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
     match Cli::parse().command {
         Command::Serve(args) => serve(args),
-        Command::Component(ComponentCommand::Inspect { file }) => {
+        Command::Events { gateway, command } => ask(
+            gateway,
+            match command {
+                EventsCommand::List => AdminRequest::Events,
+                EventsCommand::Show { event_id } => AdminRequest::Event(event_id),
+            },
+        ),
+        Command::Messages { gateway, command } => ask(
+            gateway,
+            match command {
+                MessagesCommand::List(filter) => AdminRequest::Messages(filter),
+                MessagesCommand::Show { message_id } => AdminRequest::Message(message_id),
+                MessagesCommand::Retry { message_id } => AdminRequest::Retry(message_id),
+            },
+        ),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "hookgate", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Component(ComponentCommand::Inspect { file, cache }) => {
             let runtime = hookgate::runtime::Runtime::new(GuestLimits::default())?;
-            let report = hookgate::runner::inspect(&runtime, &read(&file)?)?;
+            let report = hookgate::runner::inspect(&runtime, &read(&file)?, cache.dir().as_deref())?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
-        Command::Component(ComponentCommand::Run { file, input, limits }) => {
+        Command::Component(ComponentCommand::Run { file, input, limits, cache }) => {
             let runtime = hookgate::runtime::Runtime::new(limits.limits())?;
             let input: serde_json::Value = serde_json::from_slice(&read(&input)?)
                 .with_context(|| format!("{} is not JSON", input.display()))?;
-            let ran = hookgate::runner::run(&runtime, &read(&file)?, &input)?;
+            let name = file.file_stem().map_or_else(|| "component".into(), |stem| stem.to_string_lossy());
+            let ran = hookgate::runner::run(&runtime, &read(&file)?, &name, &input, cache.dir().as_deref())?;
             println!("{}", serde_json::to_string_pretty(&ran.report)?);
             if let Some(error) = ran.error {
                 eprintln!("error: {}: {error}", error.code());
@@ -170,14 +295,35 @@ fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Component(ComponentCommand::New { world, lang, dir }) => {
-            let files = hookgate::scaffold::write(&world, &lang, &dir)?;
-            for file in files {
+            let project = hookgate::scaffold::write(world, lang, &dir)?;
+            for file in &project.files {
                 println!("created {}", file.display());
             }
-            println!("build it with: {}", hookgate::scaffold::build_command(&lang, &dir));
+            // The commands name this program as it was called, so they work pasted as they are.
+            let hookgate = std::env::args_os().next().map_or_else(|| "hookgate".into(), |arg0| arg0.to_string_lossy().into_owned());
+            println!();
+            for (step, command) in project.next_steps(&hookgate) {
+                println!("{:<8}{command}", format!("{step}:"));
+            }
             Ok(())
         }
     }
+}
+
+/// Asks the gateway's admin API and prints the answer: a table, or the JSON as it came.
+fn ask(gateway: GatewayArgs, request: AdminRequest) -> anyhow::Result<()> {
+    let client = AdminClient::new(&gateway.url, gateway.token.filter(|t| !t.is_empty()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let answer = runtime.block_on(client.send(&request))?;
+    if gateway.json {
+        println!("{}", answer.text);
+    } else {
+        print!("{}", request.render(&answer.json));
+    }
+    Ok(())
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -231,20 +377,28 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
 }
 
 /// The admin token: `HOOKGATE_ADMIN_TOKEN`, else the one kept in the data directory, else
-/// a new one, kept there and printed this once.
+/// a new one, kept there and printed this once. The log says which, never the token.
 fn admin_token(data_dir: &Path) -> anyhow::Result<String> {
-    if let Ok(token) = std::env::var("HOOKGATE_ADMIN_TOKEN") {
-        if !token.trim().is_empty() {
-            return Ok(token.trim().to_string());
-        }
-    }
     let path = data_dir.join("admin-token");
+    let from_env = std::env::var("HOOKGATE_ADMIN_TOKEN").map(|t| t.trim().to_string()).unwrap_or_default();
+    if !from_env.is_empty() {
+        if path.exists() {
+            tracing::warn!("admin token: HOOKGATE_ADMIN_TOKEN is in effect; the token in {} is NOT", path.display());
+        } else {
+            tracing::info!("admin token: HOOKGATE_ADMIN_TOKEN");
+        }
+        return Ok(from_env);
+    }
     if let Ok(token) = std::fs::read_to_string(&path) {
+        // An empty token would admit `Authorization: Bearer ` with nothing after it.
+        anyhow::ensure!(!token.trim().is_empty(), "{} is empty: write a token into it, or delete it to have one generated", path.display());
+        tracing::info!("admin token: from {}", path.display());
         return Ok(token.trim().to_string());
     }
     let token = format!("hg_{}", hex::encode(rand::random::<[u8; 24]>()));
     write_private(&path, &token).with_context(|| format!("cannot write {}", path.display()))?;
     println!("generated admin token (kept in {}): {token}", path.display());
+    tracing::info!("admin token: generated and kept in {} (printed above, this once)", path.display());
     Ok(token)
 }
 

@@ -37,6 +37,10 @@ pub struct Settings {
     pub ingest_timeout: Duration,
 }
 
+/// The largest request a delivery sends unless configured otherwise; `component run` builds
+/// its drafts within it too.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 << 20;
+
 impl Settings {
     pub fn new(data_dir: impl Into<PathBuf>) -> Settings {
         Settings {
@@ -44,7 +48,7 @@ impl Settings {
             allow_http: false,
             guest_limits: GuestLimits::default(),
             max_body_bytes: 1 << 20,
-            max_request_bytes: 4 << 20,
+            max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             cache_bytes: 64 << 20,
             delivery_concurrency: 64,
             shutdown_grace: Duration::from_secs(10),

@@ -1,13 +1,41 @@
-//! The integrator's tools: `hookgate component inspect | run | new`, run as a user would.
+//! The integrator's tools: `hookgate component inspect | run | new`, the command-line view
+//! of a running gateway (`events`, `messages`), help and completions, run as a user would.
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 use hookgate_tests::serde_json::{json, Value};
 use hookgate_tests::*;
 
 fn hookgate(args: &[&str]) -> Output {
-    Command::new(gateway_bin()).args(args).output().expect("hookgate runs")
+    hookgate_env(args, &[])
+}
+
+/// `hookgate ARGS` with `env` on top of a clean slate: compiled components shared with the
+/// test gateways (not the user's cache), and none of the caller's gateway settings.
+fn hookgate_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(gateway_bin());
+    command
+        .args(args)
+        .env("HOOKGATE_COMPILE_CACHE", repo_root().join("target").join("hookgate-compile-cache"))
+        .env_remove("HOOKGATE_URL")
+        .env_remove("HOOKGATE_ADMIN_TOKEN")
+        .env("NO_PROXY", "127.0.0.1");
+    command.envs(env.iter().copied()).output().expect("hookgate runs")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[track_caller]
+fn assert_ok(out: &Output) {
+    assert!(out.status.success(), "{:?}\nstdout:\n{}\nstderr:\n{}", out.status, stdout(out), stderr(out));
 }
 
 fn stdout_json(out: &Output) -> Value {
@@ -76,26 +104,59 @@ fn run_fails_with_the_guest_error_code() {
     assert_eq!(stdout_json(&out)["error"]["code"], "guest_memory_limit");
 }
 
-/// From `component new` to a delivered webhook, as the SDK guide walks it.
+/// The command `component new` printed for `step` (`build`, `run` or `upload`).
+fn next_step(out: &Output, step: &str) -> String {
+    let label = format!("{step}:");
+    let printed = stdout(out);
+    let command = printed.lines().find_map(|line| line.strip_prefix(label.as_str()));
+    command.unwrap_or_else(|| panic!("no `{label}` line in:\n{printed}")).trim().to_string()
+}
+
+fn shell(command: &str) -> Command {
+    let mut shell = Command::new("bash");
+    shell.arg("-c").arg(command);
+    shell
+}
+
+/// From `component new` to a delivered webhook, as the SDK guide walks it: the commands
+/// `component new` prints, pasted as they are.
 #[tokio::test]
 async fn a_new_rust_project_builds_and_transforms_in_the_gateway() {
     let dir = tempfile::tempdir().expect("tmp");
     let project = dir.path().join("tag-it");
     let out = hookgate(&["component", "new", "transformer", "--lang", "rust", &project.display().to_string()]);
-    assert!(out.status.success(), "{out:?}");
-    assert!(String::from_utf8_lossy(&out.stdout).contains("build.sh"));
+    assert_ok(&out);
     // Share the guest examples' build directory so that dependencies are compiled once.
-    let built = Command::new("bash")
-        .arg(project.join("build.sh"))
+    let built = shell(&next_step(&out, "build"))
         .env("CARGO_TARGET_DIR", repo_root().join("guest-examples/rust/target"))
         .output()
         .expect("bash");
-    assert!(built.status.success(), "build failed:\n{}", String::from_utf8_lossy(&built.stderr));
+    assert_ok(&built);
     let wasm = project.join("dist/tag-it.wasm");
+
+    let ran = shell(&next_step(&out, "run")).env("HOOKGATE_COMPILE_CACHE", dir.path().join("cache")).output().expect("bash");
+    assert_ok(&ran);
+    let report = stdout_json(&ran);
+    let sent = &report["output"]["send"];
+    assert_eq!((sent["method"].as_str(), sent["url"].as_str()), (Some("POST"), Some("http://127.0.0.1:9000/hook")), "{report}");
+    let body: Value = serde_json::from_str(sent["body"].as_str().expect("body")).expect("json body");
+    assert_eq!(body, json!({"event": "orders", "data": {"order": 7}}), "the sample input's message");
 
     let gw = Gateway::new();
     let rx = Receiver::start();
-    gw.put_component("tag-it", &wasm).await.assert_status(201);
+    let upload = next_step(&out, "upload");
+    assert_eq!(
+        upload,
+        format!(
+            "curl -X PUT --data-binary @{} -H \"Authorization: Bearer $HOOKGATE_ADMIN_TOKEN\" http://127.0.0.1:8080/v1/admin/components/tag-it",
+            wasm.display()
+        )
+    );
+    let uploaded = shell(&upload.replace("http://127.0.0.1:8080", &gw.base_url()))
+        .env("HOOKGATE_ADMIN_TOKEN", ADMIN_TOKEN)
+        .output()
+        .expect("bash");
+    assert_eq!(stdout_json(&uploaded)["version"], 1, "{}", stderr(&uploaded));
     gw.put_event_ok(
         "orders",
         json!({"targets": [{"id": "t1", "method": "POST", "url": rx.url("/hook"), "transformer": {"component": "tag-it"}}]}),
@@ -191,4 +252,297 @@ async fn a_component_for_another_contract_version_is_refused() {
     let gw = Gateway::new();
     let message = gw.put_component_bytes("future", wasm).await.assert_error(400, "invalid_component");
     assert!(message.contains("hookgate:plugin@0.2.0") && message.contains("hookgate:plugin@0.1.0"), "{message}");
+}
+
+/// The gateway's compiled code is kept between runs: a JavaScript component (a whole
+/// interpreter, seconds to compile) starts at once the second time.
+#[test]
+fn a_second_run_starts_from_the_compile_cache() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cache = dir.path().join("compiled");
+    let input = write_input(dir.path(), &json!({"message": {"body": {"data": {"uid": "u1", "event": "e", "value": {"sku": "S1"}}}}}));
+    let wasm = component_path("js-adobe-to-json").display().to_string();
+    let cache_env = [("HOOKGATE_COMPILE_CACHE", cache.to_str().expect("utf-8 path"))];
+    let timed_run = || {
+        let started = Instant::now();
+        let out = hookgate_env(&["component", "run", &wasm, "--input", &input, "--guest-time-ms", "5000"], &cache_env);
+        assert_ok(&out);
+        (started.elapsed(), stdout_json(&out))
+    };
+    let (first, compiled) = timed_run();
+    let (second, cached) = timed_run();
+    eprintln!("component run of js-adobe-to-json: first {first:?}, second {second:?}");
+    assert!(second < Duration::from_secs(1) && second < first / 3, "first {first:?}, second {second:?}");
+    assert_eq!(cached["output"], compiled["output"]);
+    assert_eq!(cached["logs"], json!([{"level": "info", "message": "transformed u1"}]));
+    assert_eq!(std::fs::read_dir(&cache).expect("cache dir").count(), 1, "one compiled component");
+
+    let elsewhere = dir.path().join("unused");
+    let unused_env = [("HOOKGATE_COMPILE_CACHE", elsewhere.to_str().expect("utf-8 path"))];
+    let rust = component_path("adobe-to-json").display().to_string();
+    assert_ok(&hookgate_env(&["component", "run", &rust, "--input", &input, "--no-cache"], &unused_env));
+    assert!(!elsewhere.exists(), "--no-cache keeps nothing");
+}
+
+/// Without a draft, a transformer gets the one the gateway would build for its target.
+#[test]
+fn run_drafts_the_request_as_the_gateway_does() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let wasm = component_path("adobe-to-json").display().to_string();
+    let message = json!({"body": {"data": {"uid": "u1", "event": "e", "value": {}}}});
+    let run = |input: Value| {
+        let out = hookgate(&["component", "run", &wasm, "--input", &write_input(dir.path(), &input)]);
+        assert_ok(&out);
+        stdout_json(&out)
+    };
+    let report = run(json!({"message": message}));
+    assert_eq!(report["draft"]["method"], "POST", "a target with a transformer: {report}");
+    assert_eq!(report["draft"]["url"], "http://127.0.0.1:9000/hook");
+    assert_eq!(report["output"]["send"]["method"], "POST");
+    let report = run(json!({"message": message, "target": {"url": "https://receiver.example/p", "method": "PUT"}}));
+    assert_eq!((report["draft"]["method"].as_str(), report["draft"]["url"].as_str()), (Some("PUT"), Some("https://receiver.example/p")));
+    assert_eq!(report["output"]["send"]["method"], "PUT");
+    let report = run(json!({"message": message, "target": {"url": "https://r.example/#data.uid#", "headers": {"x-event": "#event.id#"}}}));
+    assert_eq!(report["draft"]["url"], "https://r.example/u1", "templates filled in: {report}");
+
+    let out = hookgate(&["component", "run", &wasm, "--input", &write_input(dir.path(), &json!({"message": message, "target": "x"}))]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("input field `target`"), "{}", stderr(&out));
+}
+
+/// Every argument of every command says what it is, and a fixed set of values is listed
+/// and enforced.
+#[test]
+fn help_describes_every_argument_and_lists_the_values() {
+    let out = hookgate(&["component", "new", "--help"]);
+    assert_ok(&out);
+    let help = stdout(&out);
+    for expected in ["<DIR>", "The directory to create", "- authenticator: ", "- transformer: ", "- condition: ", "- rust: ", "- js: ", "- python: "] {
+        assert!(help.contains(expected), "no {expected:?} in:\n{help}");
+    }
+    let summary = stdout(&hookgate(&["component", "new", "-h"]));
+    assert!(summary.contains("[possible values: rust, js, python]"), "{summary}");
+    let wrong = hookgate(&["component", "new", "transformr", "x"]);
+    assert_eq!(wrong.status.code(), Some(2), "{wrong:?}");
+    assert!(stderr(&wrong).contains("[possible values: authenticator, transformer, condition]"), "{}", stderr(&wrong));
+    let wrong = hookgate(&["component", "new", "transformer", "--lang", "go", "x"]);
+    assert!(stderr(&wrong).contains("[possible values: rust, js, python]"), "{}", stderr(&wrong));
+
+    // Every command's short help, from the top: each entry is its name and what it is, on
+    // the same line or (when long) indented on the next.
+    let mut commands = vec![vec![]];
+    while let Some(command) = commands.pop() {
+        let out = hookgate(&[command.iter().map(String::as_str).collect(), vec!["-h"]].concat());
+        assert_ok(&out);
+        let help = stdout(&out);
+        let mut section = "";
+        let mut lines = help.lines().peekable();
+        while let Some(line) = lines.next() {
+            let indent = line.len() - line.trim_start().len();
+            if indent == 0 {
+                section = line;
+                continue;
+            }
+            let (name, inline) = line.trim_start().split_once("  ").unwrap_or((line.trim(), ""));
+            let next_line = lines.next_if(|next| next.len() - next.trim_start().len() > indent.max(6)).unwrap_or("");
+            match section {
+                "Usage:" => {}
+                "Commands:" if name != "help" => commands.push([command.clone(), vec![name.to_string()]].concat()),
+                _ => assert!(
+                    !inline.trim().is_empty() || !next_line.trim().is_empty(),
+                    "`hookgate {}`: {name} has no help:\n{help}",
+                    command.join(" ")
+                ),
+            }
+        }
+    }
+}
+
+/// `component new` leaves an input to run the new component on, for each world; here run
+/// with the example component of that world.
+#[test]
+fn new_projects_come_with_a_sample_input_for_their_world() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for (world, example, expected) in [
+        ("authenticator", "hmac-auth", json!({"deny": "hmac-auth: no secret configured"})),
+        ("transformer", "hostile-escape", Value::Null),
+        ("condition", "json-ok-condition", json!("success")),
+    ] {
+        let project = dir.path().join(format!("my {world}"));
+        let out = hookgate(&["component", "new", world, "--lang", "js", &project.display().to_string()]);
+        assert_ok(&out);
+        let sample = project.join("sample-input.json");
+        let input: Value = serde_json::from_slice(&std::fs::read(&sample).expect("sample input")).expect("JSON");
+        let run = next_step(&out, "run");
+        let quoted = |path: &Path| format!("'{}'", path.display());
+        let wasm = project.join(format!("dist/my-{world}.wasm"));
+        assert_eq!(run, format!("{} component run {} --input {}", gateway_bin().display(), quoted(&wasm), quoted(&sample)));
+        assert_eq!(next_step(&out, "build"), format!("bash {}", quoted(&project.join("build.sh"))));
+
+        let ran = hookgate(&["component", "run", &component_path(example).display().to_string(), "--input", &sample.display().to_string()]);
+        assert_ok(&ran);
+        let report = stdout_json(&ran);
+        assert_eq!(report["world"], world, "{input}");
+        if expected.is_null() {
+            assert_eq!(report["output"]["send"]["url"], input["target"]["url"], "{report}");
+        } else {
+            assert_eq!(report["output"], expected, "{report}");
+        }
+    }
+}
+
+#[test]
+fn completions_are_scripts_that_know_the_commands() {
+    let out = hookgate(&["completions", "bash"]);
+    assert_ok(&out);
+    let script = stdout(&out);
+    for command in ["serve", "component", "events", "messages", "completions", "--compile-cache"] {
+        assert!(script.contains(command), "the bash script does not know {command}");
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("hookgate.bash");
+    std::fs::write(&file, &script).expect("write");
+    let checked = Command::new("bash").arg("-n").arg(&file).output().expect("bash");
+    assert_ok(&checked);
+    for shell in ["zsh", "fish"] {
+        let out = hookgate(&["completions", shell]);
+        assert_ok(&out);
+        assert!(stdout(&out).contains("messages"), "{shell}: {}", stdout(&out));
+    }
+    assert_eq!(hookgate(&["completions", "tcsh"]).status.code(), Some(2));
+}
+
+/// `hookgate ARGS --url <the gateway> --token <its admin token>`.
+fn ask(gw: &Gateway, args: &[&str]) -> Output {
+    let url = gw.base_url();
+    hookgate(&[args, &["--url", &url, "--token", ADMIN_TOKEN]].concat())
+}
+
+/// Where `heading`'s column starts in the table `text` and whether `row_start`'s line has
+/// `cell` there.
+#[track_caller]
+fn assert_aligned(text: &str, heading: &str, row_start: &str, cell: &str) {
+    let header = text.lines().next().expect("a header line");
+    let row = text.lines().find(|l| l.starts_with(row_start)).unwrap_or_else(|| panic!("no row {row_start} in:\n{text}"));
+    let column = header.find(heading).unwrap_or_else(|| panic!("no column {heading} in:\n{text}"));
+    assert_eq!(row.get(column..column + cell.len()), Some(cell), "column {heading} of {row_start}:\n{text}");
+}
+
+/// The delivery log from the command line: what an operator looks at, and a retry.
+#[tokio::test]
+async fn events_and_messages_of_a_running_gateway() {
+    let gw = Gateway::new();
+    let rx = Receiver::start();
+    let hook = rx.url("/hook");
+    gw.put_event_ok("orders", json!({"targets": [{"id": "t1", "url": hook, "retry": fast_retry(1), "body": "{\"n\": #order#}"}]})).await;
+    rx.push(Reply::status(500));
+    let id = gw.fire_json("orders", &json!({"order": 7})).await;
+    gw.wait_message_status(&id, "failed", DEADLINE).await;
+
+    let events = ask(&gw, &["events", "list"]);
+    assert_ok(&events);
+    let table = stdout(&events);
+    assert_aligned(&table, "ENABLED", "orders", "yes");
+    assert_aligned(&table, "TARGETS", "orders", &format!("t1 {hook}"));
+    let event = ask(&gw, &["events", "show", "orders"]);
+    assert_ok(&event);
+    let shown = stdout(&event);
+    assert!(shown.lines().any(|l| l.split_whitespace().eq(["event", "orders"])), "{shown}");
+    assert_aligned(&shown[shown.find("TARGET").expect("targets")..], "METHOD", "t1", "POST");
+
+    let listed = ask(&gw, &["messages", "list", "--json"]);
+    assert_ok(&listed);
+    let page = stdout_json(&listed);
+    assert_eq!(page["messages"][0]["message_id"], id.as_str(), "{page}");
+    assert_eq!(page["messages"][0]["deliveries"][0]["status"], "failed", "{page}");
+    let filtered = |filters: &[&str]| stdout_json(&ask(&gw, &[&["messages", "list", "--json"], filters].concat()))["messages"].clone();
+    assert_eq!(filtered(&["--status", "failed", "--event", "orders", "--target", "t1"]).as_array().map(Vec::len), Some(1));
+    assert_eq!(filtered(&["--status", "delivered"]), json!([]));
+    assert_eq!(filtered(&["--event", "other"]), json!([]));
+    assert_eq!(filtered(&["--since", &(unix_ms(std::time::SystemTime::now()) + 60_000).to_string()]), json!([]));
+    let table = stdout(&ask(&gw, &["messages", "list", "--limit", "5"]));
+    assert_aligned(&table, "STATUS", &id, "failed");
+    assert_aligned(&table, "DELIVERIES", &id, "t1 failed (1 attempt)");
+    assert_aligned(&table, "EVENT", &id, "orders");
+
+    let message = stdout(&ask(&gw, &["messages", "show", &id]));
+    assert!(message.lines().any(|l| l.split_whitespace().eq(["status", "failed"])), "{message}");
+    let attempts = &message[message.rfind("TARGET").expect("attempts table")..];
+    assert_aligned(attempts, "METHOD", "t1", "POST");
+    assert_aligned(attempts, "URL", "t1", &hook);
+    assert!(attempts.contains("500"), "{message}");
+
+    let retried = ask(&gw, &["messages", "retry", &id]);
+    assert_ok(&retried);
+    assert_eq!(stdout(&retried), format!("message {id}: 1 failed delivery queued again\n"));
+    gw.wait_message_status(&id, "delivered", DEADLINE).await;
+    assert_eq!(rx.count(), 2);
+    assert_eq!(rx.requests()[1].json(), json!({"n": 7}));
+
+    // The address and token from the environment, as a shell profile would set them.
+    let url = gw.base_url();
+    let from_env = hookgate_env(&["messages", "show", &id, "--json"], &[("HOOKGATE_URL", &url), ("HOOKGATE_ADMIN_TOKEN", ADMIN_TOKEN)]);
+    assert_eq!(stdout_json(&from_env)["status"], "delivered");
+
+    let wrong_token = hookgate(&["events", "list", "--url", &url, "--token", "not-the-token"]);
+    assert!(!wrong_token.status.success());
+    assert!(stderr(&wrong_token).starts_with("error: unauthorized: "), "{}", stderr(&wrong_token));
+    assert!(stdout(&wrong_token).is_empty());
+    let unknown = ask(&gw, &["messages", "show", "msg_unknown"]);
+    assert_eq!(stderr(&unknown).trim(), "error: message_not_found: message `msg_unknown` does not exist");
+    let down = Receiver::down_reserved();
+    let refused = hookgate(&["events", "list", "--url", &down.url("")]);
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains(&down.url("/v1/admin/events")), "{}", stderr(&refused));
+}
+
+/// What the gateway printed (not the test kit's notes) once its start log is complete; its
+/// standard output, where it announces its address, may come before its log.
+fn start_output(gw: &Gateway) -> String {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let output: Vec<String> = gw.logs().lines().filter(|l| l.starts_with("[#")).map(str::to_string).collect();
+        let output = output.join("\n");
+        if output.contains("gateway started") {
+            return output;
+        }
+        assert!(Instant::now() < deadline, "no `gateway started` in:\n{output}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The start log says which admin token is in effect and where it came from, never the token.
+#[test]
+fn the_start_log_names_the_admin_token_in_effect() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file_token = "file-token-0123456789";
+    std::fs::write(dir.path().join("admin-token"), file_token).expect("write");
+
+    let mut gw = Gateway::start(GatewayOpts::default().data_dir(dir.path()));
+    let log = start_output(&gw);
+    let file = dir.path().join("admin-token").display().to_string();
+    assert!(log.contains(&format!("admin token: HOOKGATE_ADMIN_TOKEN is in effect; the token in {file} is NOT")), "{log}");
+    assert!(!log.contains(ADMIN_TOKEN) && !log.contains(file_token), "{log}");
+    gw.kill();
+
+    let no_env = GatewayOpts { env: vec![("HOOKGATE_ADMIN_TOKEN".into(), "".into())], ..GatewayOpts::default() };
+    let gw = Gateway::start(no_env.clone().data_dir(dir.path()));
+    let log = start_output(&gw);
+    assert!(log.contains(&format!("admin token: from {file}")), "{log}");
+    assert!(!log.contains(file_token), "{log}");
+
+    let fresh = Gateway::start(no_env);
+    let log = start_output(&fresh);
+    assert!(log.contains("admin token: generated and kept in"), "{log}");
+    let generated = std::fs::read_to_string(fresh.data_dir().join("admin-token")).expect("generated token");
+    assert_eq!(log.matches(generated.trim()).count(), 1, "printed once: {log}");
+}
+
+/// Colour codes are for terminals; a log read from a pipe or a file has none, even when
+/// colours were not turned off (`NO_COLOR` empty).
+#[test]
+fn the_log_has_no_colour_codes_in_a_pipe() {
+    let gw = Gateway::start(GatewayOpts { env: vec![("NO_COLOR".into(), "".into())], ..GatewayOpts::default() });
+    let log = start_output(&gw);
+    assert!(!log.contains("\x1b["), "{log}");
 }

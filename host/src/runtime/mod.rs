@@ -24,7 +24,7 @@ pub use bindings::types::{
     TransformResult, Verdict,
 };
 pub use inspect::{ComponentError, Inspection};
-pub use registry::{sha256_hex, Registry, ResolveError};
+pub use registry::{compile_cached, sha256_hex, Registry, ResolveError};
 pub use sandbox::{CallReport, GuestError, GuestLimits};
 
 use bindings::{authenticator::AuthenticatorPre, condition::ConditionPre, transformer::TransformerPre};
@@ -102,6 +102,12 @@ impl Runtime {
         format!("{:016x}", hasher.finish())
     }
 
+    /// The key of a component's compiled code: the sha256 of its bytes and this engine's
+    /// code format.
+    pub fn artifact_key(&self, sha256: &str) -> String {
+        format!("{sha256}:{}", self.engine_hash())
+    }
+
     /// Validates and compiles a component. Returns what it is and the serialized
     /// compiled code, to be stored so the same bytes are never compiled twice.
     pub fn compile(&self, wasm: &[u8]) -> Result<(Inspection, Prepared, Vec<u8>), ComponentError> {
@@ -111,11 +117,6 @@ impl Runtime {
         let prepared = self.prepare(&component, inspection.world)?;
         let artifact = component.serialize().map_err(|e| ComponentError::Invalid(format!("{e:#}")))?;
         Ok((inspection, prepared, artifact))
-    }
-
-    /// Inspects a component without keeping it.
-    pub fn inspect(&self, wasm: &[u8]) -> Result<Inspection, ComponentError> {
-        self.compile(wasm).map(|(inspection, _, _)| inspection)
     }
 
     /// Loads code compiled earlier by [`Runtime::compile`] in an engine with the same hash.

@@ -3,7 +3,7 @@
 //! engine hash, so neither a second upload of the same bytes nor a restart compiles again.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use sha2::{Digest, Sha256};
@@ -49,10 +49,6 @@ impl Registry {
         &self.runtime
     }
 
-    fn artifact_key(&self, sha256: &str) -> String {
-        format!("{sha256}:{}", self.runtime.engine_hash())
-    }
-
     fn cached(&self, sha256: &str) -> Option<Prepared> {
         self.loaded.read().ok()?.get(sha256).cloned()
     }
@@ -68,13 +64,13 @@ impl Registry {
     pub fn upload(&self, name: &str, wasm: &[u8]) -> Result<(ComponentVersion, Inspection), ResolveError> {
         super::inspect::check_binary(wasm)?;
         let sha256 = sha256_hex(wasm);
-        let key = self.artifact_key(&sha256);
+        let key = self.runtime.artifact_key(&sha256);
         let (inspection, prepared, artifact) = match self.store.artifact(&key)? {
             Some(artifact) => {
                 let (inspection, prepared) = self.runtime.load_artifact(&artifact)?;
                 (inspection, prepared, artifact)
             }
-            None => self.compile(wasm, &key)?,
+            None => compile_cached(&self.runtime, wasm, &key, self.compile_cache.as_deref())?,
         };
         let version = self.store.add_component_version(name, &sha256, inspection.world, wasm, &key, &artifact)?;
         self.remember(&sha256, &prepared);
@@ -105,7 +101,7 @@ impl Registry {
         if let Some(prepared) = self.cached(&version.sha256) {
             return Ok(prepared);
         }
-        let key = self.artifact_key(&version.sha256);
+        let key = self.runtime.artifact_key(&version.sha256);
         let prepared = match self.store.artifact(&key)? {
             Some(artifact) => self.runtime.load_artifact(&artifact)?.1,
             None => {
@@ -113,7 +109,7 @@ impl Registry {
                     .store
                     .wasm(&version.sha256)?
                     .ok_or_else(|| ResolveError::NotFound(format!("{reference} (wasm bytes missing)")))?;
-                let (_, prepared, artifact) = self.compile(&wasm, &key)?;
+                let (_, prepared, artifact) = compile_cached(&self.runtime, &wasm, &key, self.compile_cache.as_deref())?;
                 self.store.put_artifact(&key, &artifact)?;
                 prepared
             }
@@ -121,31 +117,33 @@ impl Registry {
         self.remember(&version.sha256, &prepared);
         Ok(prepared)
     }
+}
 
-    /// Compiles `wasm`, or reuses the artifact in the compile cache directory.
-    fn compile(&self, wasm: &[u8], key: &str) -> Result<(Inspection, Prepared, Vec<u8>), ComponentError> {
-        let cached_file = self.compile_cache.as_ref().map(|dir| dir.join(format!("{}.cwasm", key.replace(':', "-"))));
-        if let Some(artifact) = cached_file.as_ref().and_then(|f| std::fs::read(f).ok()) {
-            match self.runtime.load_artifact(&artifact) {
-                Ok((inspection, prepared)) => return Ok((inspection, prepared, artifact)),
-                Err(e) => tracing::warn!("ignoring an unusable compile cache entry: {e}"),
-            }
+/// Compiles `wasm`, or loads the code compiled earlier for `key` (from
+/// [`Runtime::artifact_key`]) from `cache_dir`, where a compilation is written for the next
+/// time. Shared by gateways (`--compile-cache`) and `hookgate component run`.
+pub fn compile_cached(runtime: &Runtime, wasm: &[u8], key: &str, cache_dir: Option<&Path>) -> Result<(Inspection, Prepared, Vec<u8>), ComponentError> {
+    let cached_file = cache_dir.map(|dir| dir.join(format!("{}.cwasm", key.replace(':', "-"))));
+    if let Some(artifact) = cached_file.as_ref().and_then(|f| std::fs::read(f).ok()) {
+        match runtime.load_artifact(&artifact) {
+            Ok((inspection, prepared)) => return Ok((inspection, prepared, artifact)),
+            Err(e) => tracing::warn!("ignoring an unusable compile cache entry: {e}"),
         }
-        let started = std::time::Instant::now();
-        let compiled = self.runtime.compile(wasm)?;
-        tracing::info!(key, size = wasm.len(), took_ms = started.elapsed().as_millis() as u64, "compiled a component");
-        if let Some(file) = cached_file {
-            // Written aside and renamed, so a concurrent reader never sees half a file.
-            let partial = file.with_extension(format!("{}.partial", std::process::id()));
-            let written = file
-                .parent()
-                .map_or(Ok(()), std::fs::create_dir_all)
-                .and_then(|_| std::fs::write(&partial, &compiled.2))
-                .and_then(|_| std::fs::rename(&partial, &file));
-            if let Err(e) = written {
-                tracing::warn!("cannot write the compile cache {}: {e}", file.display());
-            }
-        }
-        Ok(compiled)
     }
+    let started = std::time::Instant::now();
+    let compiled = runtime.compile(wasm)?;
+    tracing::info!(key, size = wasm.len(), took_ms = started.elapsed().as_millis() as u64, "compiled a component");
+    if let Some(file) = cached_file {
+        // Written aside and renamed, so a concurrent reader never sees half a file.
+        let partial = file.with_extension(format!("{}.partial", std::process::id()));
+        let written = file
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|_| std::fs::write(&partial, &compiled.2))
+            .and_then(|_| std::fs::rename(&partial, &file));
+        if let Err(e) = written {
+            tracing::warn!("cannot write the compile cache {}: {e}", file.display());
+        }
+    }
+    Ok(compiled)
 }
