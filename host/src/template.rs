@@ -163,12 +163,17 @@ impl Template {
 
     /// Renders with a placeholder for every variable and checks the result is valid JSON,
     /// so a broken body template is refused when it is configured, not when it is sent.
+    /// Outside strings a variable becomes any JSON value, so it is tried as a string (refused
+    /// where a string cannot stand, as after `-`) and as `null` (refused where only a string
+    /// can, as an object key).
     pub fn check_json(&self) -> Result<(), TemplateError> {
-        let out = self.sample();
-        serde_json::from_str::<Value>(&out).map(|_| ()).map_err(|e| TemplateError {
-            position: byte_offset(&out, e.line(), e.column()),
-            message: format!("the body is not valid JSON once its variables are filled: {e}"),
-        })
+        for out in [self.sample(), self.render_by(|_| Some(Value::Null))] {
+            serde_json::from_str::<Value>(&out).map_err(|e| TemplateError {
+                position: byte_offset(&out, e.line(), e.column()),
+                message: format!("the body is not valid JSON once its variables are filled: {e}"),
+            })?;
+        }
+        Ok(())
     }
 }
 
@@ -306,6 +311,15 @@ mod tests {
         let err = Template::parse(r##"{"a":#x# "b":1}"##, Place::JsonBody).unwrap().check_json().unwrap_err();
         assert!(err.message.contains("not valid JSON"), "{err}");
         assert!(err.position > 0);
+    }
+
+    #[test]
+    fn a_variable_outside_strings_may_be_any_json_value() {
+        // Found by fuzz/ (target `template`): `{5:1}` is not JSON, whatever `{"x":1}` is.
+        let err = Template::parse(r##"{#a#:1}"##, Place::JsonBody).unwrap().check_json().unwrap_err();
+        assert!(err.message.contains("key must be a string"), "{err}");
+        assert!(Template::parse(r##"{"a":-#x#}"##, Place::JsonBody).unwrap().check_json().is_err());
+        assert!(Template::parse(r##"{"#k#":[#x#,{"b":#y#}]}"##, Place::JsonBody).unwrap().check_json().is_ok());
     }
 
     #[test]
