@@ -7,6 +7,7 @@
 
 use hookgate::delivery::request::draft;
 use hookgate::model::{EventConfig, MessageRecord};
+use hookgate::settings::DEFAULT_MAX_REQUEST_BYTES;
 use hookgate::validate;
 use hookgate_fuzz::{parses_as_json, registry};
 use libfuzzer_sys::fuzz_target;
@@ -51,7 +52,12 @@ fuzz_target!(|body: &[u8]| {
         idempotency_key: None,
     };
     for target in &config.targets {
-        let request = draft(target, &message, DATA).unwrap_or_else(|e| panic!("{} does not draft: {e:?}", target.id));
+        let request = match draft(target, &message, DATA, DEFAULT_MAX_REQUEST_BYTES) {
+            Ok(request) => request,
+            // A template may repeat a value until the request passes the cap: refused, bounded.
+            Err(e) if e.code == "request_too_large" => continue,
+            Err(e) => panic!("{} does not draft: {e:?}", target.id),
+        };
         if target.body.is_some() && !target.method().data_in_query() {
             assert!(parses_as_json(&String::from_utf8_lossy(&request.body)), "{:?}", request.body);
         }

@@ -167,7 +167,8 @@ impl Template {
     /// where a string cannot stand, as after `-`) and as `null` (refused where only a string
     /// can, as an object key).
     pub fn check_json(&self) -> Result<(), TemplateError> {
-        for out in [self.sample(), self.render_by(|_| Some(Value::Null))] {
+        let with_nulls = self.render_by(|_| Some(Value::Null), usize::MAX).unwrap_or_default();
+        for out in [self.sample(), with_nulls] {
             serde_json::from_str::<Value>(&out).map_err(|e| TemplateError {
                 position: byte_offset(&out, e.line(), e.column()),
                 message: format!("the body is not valid JSON once its variables are filled: {e}"),
