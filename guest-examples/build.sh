@@ -12,7 +12,9 @@
 # guest-examples/.tools/ (ignored by git) the first time they are needed.
 set -euo pipefail
 
-HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# The physical path: run through a symlink (as the README test does), the builds still see
+# the paths they were made from and stay up to date.
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 DIST="$HERE/dist"
 
 log() { printf '[build.sh] %s\n' "$*" >&2; }
@@ -24,7 +26,9 @@ install_component() {
         log "error: $src was not produced"
         exit 1
     fi
-    cp -f "$src" "$DIST/$name.wasm"
+    # Copy, then rename: a test reading the component meanwhile sees the old or the new one whole.
+    cp -f "$src" "$DIST/.$name.copy.wasm"
+    mv -f "$DIST/.$name.copy.wasm" "$DIST/$name.wasm"
     log "$name.wasm ($(wc -c <"$DIST/$name.wasm") bytes)"
 }
 
