@@ -8,6 +8,7 @@
 #   FUZZ_SECONDS=600 bash fuzz/run.sh   # longer runs (default 30 s per target)
 #
 # Reproduce a crash: cargo +nightly fuzz run -O -a --sanitizer none --codegen-units 16 TARGET fuzz/artifacts/TARGET/crash-...
+# (the build output is in ~/.cache/hookgate/fuzz-target, or $HOOKGATE_FUZZ_TARGET_DIR)
 set -euo pipefail
 
 CARGO_FUZZ_VERSION=0.13.2
@@ -36,12 +37,15 @@ fi
 # - release (-O): optimised, as the gateway runs;
 # - 16 codegen units instead of cargo-fuzz's 1: on two cores the build of wasmtime and
 #   Cranelift is the bulk of a CI run, and short runs lose little to the slower code.
-BUILD_FLAGS=(-O -a --sanitizer none --codegen-units 16)
+# - the build output outside the checkout (HOOKGATE_FUZZ_TARGET_DIR, else the user's cache),
+#   so a fresh clone on a machine that fuzzed before does not compile wasmtime again.
+TARGET_DIR="${HOOKGATE_FUZZ_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hookgate/fuzz-target}"
+BUILD_FLAGS=(-O -a --sanitizer none --codegen-units 16 --target-dir "$TARGET_DIR")
 log "building the fuzz targets (the first build compiles wasmtime: minutes)"
 cargo +nightly fuzz build "${BUILD_FLAGS[@]}" </dev/null
 
 HOST="$(rustc +nightly -vV | sed -n 's/^host: //p')"
-BIN="$FUZZ/target/$HOST/release"
+BIN="$TARGET_DIR/$HOST/release"
 mapfile -t TARGETS < <(cargo +nightly fuzz list </dev/null)
 
 SCRATCH="$(mktemp -d)"
