@@ -29,7 +29,7 @@ pub enum ResolveError {
 /// The components known to the gateway, compiled on first use.
 pub struct Registry {
     runtime: Arc<Runtime>,
-    store: Arc<Store>,
+    store: Arc<dyn Store>,
     loaded: RwLock<HashMap<String, Prepared>>,
     /// A directory of compiled artifacts shared by several data directories (test suites,
     /// benchmarks); the store's own copy is used first.
@@ -41,7 +41,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl Registry {
-    pub fn new(runtime: Arc<Runtime>, store: Arc<Store>, compile_cache: Option<PathBuf>) -> Registry {
+    pub fn new(runtime: Arc<Runtime>, store: Arc<dyn Store>, compile_cache: Option<PathBuf>) -> Registry {
         Registry { runtime, store, loaded: RwLock::new(HashMap::new()), compile_cache }
     }
 
