@@ -25,6 +25,9 @@
 
 mod sled;
 
+#[cfg(test)]
+mod contract;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -338,3 +338,19 @@ fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt { what, reason: e.to_string() })
 }
 
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::SledStore;
+    use crate::store::contract::contract_tests;
+    use crate::store::Store;
+
+    async fn fresh() -> (Arc<dyn Store>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(&dir.path().join("db"), 1 << 20).unwrap();
+        (Arc::new(store), dir)
+    }
+
+    contract_tests!(fresh);
+}
