@@ -26,6 +26,10 @@
 //! Durability: sled writes reach the disk when the database is flushed. The pipeline's
 //! writes (appends, attempt outcomes) go through the group-commit writer (`committer.rs`),
 //! which shares one flush among many; the admin API's writes flush on their own.
+//!
+//! Claims: the process owns the queue, so a claim is a mark in the in-memory mirror, held
+//! until it is recorded or released (its lease never expires); a restart finds every entry
+//! of the trees unclaimed, which is how the claims of a crashed process are recovered.
 
 mod arrivals;
 mod committer;
