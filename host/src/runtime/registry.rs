@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::{ComponentError, Inspection, Prepared, Runtime};
 use crate::model::ComponentVersion;
-use crate::store::{Store, StoreError};
+use crate::store::{ComponentUpload, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
@@ -72,7 +72,9 @@ impl Registry {
             }
             None => compile_cached(&self.runtime, wasm, &key, self.compile_cache.as_deref())?,
         };
-        let version = self.store.add_component_version(name, &sha256, inspection.world, wasm, &key, &artifact)?;
+        let upload =
+            ComponentUpload { name, sha256: &sha256, world: inspection.world, wasm, artifact_key: &key, artifact: &artifact };
+        let version = self.store.add_component_version(&upload)?;
         self.remember(&sha256, &prepared);
         Ok((version, inspection))
     }

@@ -1,7 +1,7 @@
 //! What every backend must do, checked through the [`Store`] trait alone: each check takes
 //! a fresh, empty store, and [`contract_tests!`] makes one test of each for a backend.
 
-use super::{delivery_key, Claim, Claimed, Inserted, Lane, MessageQuery, NewMessage, Store, IDEMPOTENCY_WINDOW_MS};
+use super::{delivery_key, Claim, Claimed, ComponentUpload, Inserted, Lane, MessageQuery, NewMessage, Store, IDEMPOTENCY_WINDOW_MS};
 use crate::model::{now_ms, DeliveryRecord, DeliveryStatus, EventConfig, MessageRecord, World};
 
 /// One `#[tokio::test]` per check, each on a fresh store from `$open`: an async fn
@@ -243,8 +243,12 @@ pub(crate) async fn configuration_is_kept(store: &dyn Store) {
     assert!(!store.delete_event("orders").await.unwrap());
     assert!(store.event("orders").is_none());
 
-    let first = store.add_component_version("auth", "abc", World::Authenticator, b"wasm", "abc:engine", b"code").unwrap();
-    let second = store.add_component_version("auth", "def", World::Authenticator, b"wasm2", "def:engine", b"code2").unwrap();
+    let upload = |sha256, wasm, artifact_key, artifact| {
+        let upload = ComponentUpload { name: "auth", sha256, world: World::Authenticator, wasm, artifact_key, artifact };
+        store.add_component_version(&upload).unwrap()
+    };
+    let first = upload("abc", b"wasm", "abc:engine", b"code");
+    let second = upload("def", b"wasm2", "def:engine", b"code2");
     assert_eq!((first.version, second.version), (1, 2));
     let entry = store.component("auth").unwrap().expect("stored");
     assert_eq!(entry.latest().map(|v| v.sha256.as_str()), Some("def"));

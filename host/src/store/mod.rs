@@ -102,17 +102,9 @@ pub trait ConfigStore: Send + Sync {
     /// All components, ordered by name.
     fn components(&self) -> Result<Vec<ComponentEntry>>;
 
-    /// Adds a new version of `name` with its wasm and its compiled artifact, all or
+    /// Adds a new version of a component with its wasm and its compiled artifact, all or
     /// nothing, durably, and returns the new version. Blocking.
-    fn add_component_version(
-        &self,
-        name: &str,
-        sha256: &str,
-        world: World,
-        wasm: &[u8],
-        artifact_key: &str,
-        artifact: &[u8],
-    ) -> Result<ComponentVersion>;
+    fn add_component_version(&self, upload: &ComponentUpload<'_>) -> Result<ComponentVersion>;
 
     /// Deletes a component durably (its wasm stays: other names may share it) and tells
     /// whether there was one.
@@ -126,6 +118,17 @@ pub trait ConfigStore: Send + Sync {
 
     /// Keeps a compiled artifact (a cache: a crash may lose it). Blocking.
     fn put_artifact(&self, key: &str, artifact: &[u8]) -> Result<()>;
+}
+
+/// A new version of component `name`, as [`ConfigStore::add_component_version`] stores it.
+pub struct ComponentUpload<'a> {
+    pub name: &'a str,
+    pub sha256: &'a str,
+    pub world: World,
+    pub wasm: &'a [u8],
+    /// The key of the compiled code: the wasm's sha256 and the engine that compiled it.
+    pub artifact_key: &'a str,
+    pub artifact: &'a [u8],
 }
 
 /// The messages, with their bodies and deliveries.

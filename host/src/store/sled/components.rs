@@ -3,7 +3,8 @@
 use sled::Transactional;
 
 use super::{decode, encode, Database, Result, StoreError};
-use crate::model::{ComponentEntry, ComponentVersion, World};
+use crate::model::{ComponentEntry, ComponentVersion};
+use crate::store::ComponentUpload;
 
 impl Database {
     pub(super) fn component(&self, name: &str) -> Result<Option<ComponentEntry>> {
@@ -14,17 +15,10 @@ impl Database {
         self.components.iter().values().map(|v| decode("component", &v?)).collect()
     }
 
-    /// Adds a new version of `name` with its wasm and compiled artifact, all in one
-    /// transaction, and returns the new version.
-    pub(super) fn add_component_version(
-        &self,
-        name: &str,
-        sha256: &str,
-        world: World,
-        wasm: &[u8],
-        artifact_key: &str,
-        artifact: &[u8],
-    ) -> Result<ComponentVersion> {
+    /// Adds a new version with its wasm and compiled artifact, all in one transaction, and
+    /// returns the new version.
+    pub(super) fn add_component_version(&self, upload: &ComponentUpload<'_>) -> Result<ComponentVersion> {
+        let ComponentUpload { name, sha256, world, wasm, artifact_key, artifact } = *upload;
         let result = (&self.components, &self.wasm, &self.artifacts).transaction(
             |(components, wasm_tree, artifacts)| {
                 let mut entry = match components.get(name)? {

@@ -47,10 +47,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{
-    Claim, Claimed, ConfigStore, DeliveryQueue, Inserted, Lane, MessageLog, MessageQuery, NewMessage, Result, Store,
-    StoreError,
+    Claim, Claimed, ComponentUpload, ConfigStore, DeliveryQueue, Inserted, Lane, MessageLog, MessageQuery, NewMessage,
+    Result, Store, StoreError,
 };
-use crate::model::{ComponentEntry, ComponentVersion, DeliveryRecord, EventConfig, MessageRecord, World};
+use crate::model::{ComponentEntry, ComponentVersion, DeliveryRecord, EventConfig, MessageRecord};
 use committer::Committer;
 
 impl From<sled::Error> for StoreError {
@@ -126,16 +126,8 @@ impl ConfigStore for SledStore {
         self.db.components()
     }
 
-    fn add_component_version(
-        &self,
-        name: &str,
-        sha256: &str,
-        world: World,
-        wasm: &[u8],
-        artifact_key: &str,
-        artifact: &[u8],
-    ) -> Result<ComponentVersion> {
-        let version = self.db.add_component_version(name, sha256, world, wasm, artifact_key, artifact)?;
+    fn add_component_version(&self, upload: &ComponentUpload<'_>) -> Result<ComponentVersion> {
+        let version = self.db.add_component_version(upload)?;
         self.db.sync()?;
         Ok(version)
     }
