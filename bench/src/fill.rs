@@ -20,8 +20,9 @@ use crate::net::adobe_body;
 /// The page cache the gateway uses (`Settings::new`: 64 MiB).
 const CACHE_BYTES: u64 = 64 << 20;
 
-/// Appends in flight at once: as many as the store's writer takes in one batch.
-const IN_FLIGHT: usize = 512;
+/// Appends in flight at once: enough to keep the store's writer applying full batches
+/// while the previous ones sync.
+const IN_FLIGHT: usize = 2048;
 
 pub struct Filled {
     pub messages: u64,
@@ -85,7 +86,7 @@ pub async fn fill(data_dir: &Path, event_id: &str, target_url: &str, count: u64)
                         "guest_logs": [],
                     }],
                 }))?;
-                let new = NewMessage { message, body: body.into(), deliveries: vec![delivery], idempotency_key: None };
+                let new = NewMessage { message, body, deliveries: vec![delivery], idempotency_key: None };
                 store.append(new).await.map_err(|e| anyhow!("{e}"))?;
                 if i > 0 && i % 100_000 == 0 {
                     eprintln!("[bench]   {i} messages stored ({:.0}/s)", i as f64 / started.elapsed().as_secs_f64());

@@ -9,8 +9,8 @@
 //!   writes. The other writes may be undone by a crash, harmlessly: a released or discarded
 //!   claim is due again (and found stale again), a pruned message is pruned again, a
 //!   compiled artifact is compiled again. [`Store::close`] makes them durable too.
-//! - The store names messages. Ids are time-ordered and handed out in the order messages
-//!   are stored, so the log listed newest first is the log by id, and an id is a cursor.
+//! - The store names messages, with ids that start with their time of arrival, so the log
+//!   listed newest first is the log by id, and an id is a cursor.
 //! - A claim ([`DeliveryQueue::claim_due`]) is the only one on its delivery until it is
 //!   recorded, released or discarded, or until its lease expires. A claim whose attempt was
 //!   never recorded (its holder crashed) becomes due again: at start for a store one
