@@ -646,7 +646,7 @@ async fn growth(ctx: &Ctx) -> Result<Growth> {
 
     eprintln!("[bench] 5. filling a store with {} messages", ctx.opts.stored);
     let dir = ctx.fresh_dir("filled")?;
-    let filled = fill::fill(&dir, EVENT_NAME, &ctx.rx.url(), ctx.opts.stored, 2).await?;
+    let filled = fill::fill(&dir, EVENT_NAME, &ctx.rx.url(), ctx.opts.stored).await?;
     let filled_size_before = dir_size(&dir);
     eprintln!(
         "[bench]   {} messages in {:.1} s ({:.0}/s), {:.0} MiB on disk",
@@ -724,7 +724,7 @@ async fn growth(ctx: &Ctx) -> Result<Growth> {
         "the empty store",
     ));
     t.note(format!(
-        "filled store: {} delivered messages (1 KiB body, record, delivery with one attempt) written with hookgate::store::Store::insert_message \
+        "filled store: {} delivered messages (1 KiB body, record, delivery with one attempt) written with hookgate::store::MessageLog::append \
          in {:.1} s before the gateway starts; {:.0} MiB on disk (empty store after its run: {:.1} MiB); RSS right after start on it: {}",
         int(filled.messages as f64),
         filled.took.as_secs_f64(),

@@ -8,7 +8,7 @@ use crate::delivery::request;
 use crate::model::{Binding, EventConfig, MessageRecord};
 use crate::runtime::json::{auth_json, transform_json};
 use crate::runtime::{GuestCall, IncomingRequest, Prepared, ResolveError};
-use crate::store::StoreError;
+use crate::store::{MessageQuery, StoreError};
 use crate::App;
 
 #[derive(Debug, thiserror::Error)]
@@ -54,8 +54,13 @@ fn outcome<T>(call: GuestCall<T>, to_json: impl Fn(&T) -> Value) -> Value {
     }
 }
 
+/// Waits for a store read on the blocking thread a dry run takes.
+fn wait<T>(read: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Handle::current().block_on(read)
+}
+
 /// Runs `component@version` beside the bound version on the last `last` messages of
-/// `event_id`. Blocking: it runs guests.
+/// `event_id`. Blocking: it runs guests (on the blocking pool of the gateway's runtime).
 pub fn run(app: &App, component: &str, version: u32, event_id: &str, last: usize) -> Result<Value, DryRunError> {
     let event = app.store.event(event_id).ok_or_else(|| DryRunError::UnknownEvent(event_id.to_string()))?;
     let roles = roles(&event, component);
@@ -65,9 +70,9 @@ pub fn run(app: &App, component: &str, version: u32, event_id: &str, last: usize
     let candidate = app.components.load(&format!("{component}@{version}"))?;
     let runtime = app.components.runtime();
     let mut results = Vec::new();
-    for id in app.store.message_ids_newest_first(Some(event_id), None).take(last) {
-        let id = id?;
-        let Some((message, body)) = app.store.message_with_body(&id)? else { continue };
+    let of_event = MessageQuery { event_id: Some(event_id.to_string()), ..MessageQuery::default() };
+    for id in wait(app.store.message_ids(&of_event, last))? {
+        let Some((message, body)) = wait(app.store.message_with_body(&id))? else { continue };
         for role in &roles {
             let (place, current, proposed) = match role {
                 Role::Authenticator(binding) => {

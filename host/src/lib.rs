@@ -44,9 +44,7 @@ use store::Store;
 /// Everything the handlers and the delivery workers share.
 pub struct App {
     pub settings: Settings,
-    pub store: Arc<Store>,
-    /// Durable writes of ingested messages, many per disk sync.
-    pub committer: store::Committer,
+    pub store: Arc<dyn Store>,
     pub components: Registry,
     /// Wakes the delivery dispatcher when new deliveries are queued.
     pub queue_changed: Notify,
@@ -87,15 +85,13 @@ pub enum StartError {
 }
 
 impl App {
-    /// Opens the store and the runtime; call it inside a tokio runtime (it starts the
-    /// store's writer). The admin tokens come from the caller (the binary reads them from
-    /// the environment, the data directory and `--admin-tokens-file`).
-    pub fn open(settings: Settings, admin_tokens: Vec<AdminToken>) -> Result<Arc<App>, StartError> {
-        let store = Arc::new(Store::open(&settings.data_dir.join("db"), settings.cache_bytes)?);
+    /// Opens the store and the runtime. The admin tokens come from the caller (the binary
+    /// reads them from the environment, the data directory and `--admin-tokens-file`).
+    pub async fn open(settings: Settings, admin_tokens: Vec<AdminToken>) -> Result<Arc<App>, StartError> {
+        let store = store::open(&settings.store, settings.cache_bytes).await?;
         let runtime = Runtime::new(settings.guest_limits.clone())?;
         Ok(Arc::new(App {
             components: Registry::new(runtime, store.clone(), settings.compile_cache.clone()),
-            committer: store::Committer::start(store.clone())?,
             store,
             settings,
             queue_changed: Notify::new(),
@@ -108,7 +104,7 @@ impl App {
 
 /// Serves the API on `listener` and runs the delivery workers until `shutdown` resolves;
 /// then stops accepting, lets attempts in flight finish (up to the grace period) and
-/// flushes the store.
+/// closes the store.
 pub async fn serve(
     app: Arc<App>,
     listener: tokio::net::TcpListener,
@@ -121,8 +117,8 @@ pub async fn serve(
     api::listen::serve(listener, router, app.settings.header_timeout, shutdown).await;
     retention.abort();
     dispatcher.stop(app.settings.shutdown_grace).await;
-    if let Err(e) = app.store.flush().await {
-        tracing::error!("final flush failed: {e}");
+    if let Err(e) = app.store.close().await {
+        tracing::error!("closing the store failed: {e}");
     }
     Ok(())
 }

@@ -119,11 +119,11 @@ impl Metrics {
     }
 
     /// The exposition, with the store gauges read now.
-    pub fn render(&self, store: &Store) -> String {
-        self.queue_depth.set(store.queue_len() as i64);
-        let oldest = store.oldest_pending_message().and_then(|id| message_id_time_ms(&id));
+    pub async fn render(&self, store: &dyn Store) -> String {
+        self.queue_depth.set(store.pending_count().await.unwrap_or(0) as i64);
+        let oldest = store.oldest_pending_message().await.ok().flatten().and_then(|id| message_id_time_ms(&id));
         self.oldest_pending_seconds.set(oldest.map_or(0.0, |t| now_ms().saturating_sub(t) as f64 / 1000.0));
-        self.store_bytes.set(store.size_on_disk().unwrap_or(0) as i64);
+        self.store_bytes.set(store.size_bytes().await.unwrap_or(0) as i64);
         let mut out = String::new();
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
             tracing::error!("cannot encode metrics: {e}");

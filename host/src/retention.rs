@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::model::{message_id_floor, now_ms};
+use crate::store::StoreError;
 use crate::App;
 
 /// Messages deleted per store call, so a large backlog never blocks the store for long.
@@ -23,23 +24,22 @@ pub async fn run(app: Arc<App>) {
     loop {
         tick.tick().await;
         let cutoff = message_id_floor(now_ms().saturating_sub(retention.as_millis() as u64));
-        let app = app.clone();
-        let swept = tokio::task::spawn_blocking(move || {
-            let mut total = 0;
-            loop {
-                let pruned = app.store.prune_settled_before(&cutoff, BATCH)?;
-                total += pruned;
-                if pruned < BATCH {
-                    return Ok::<_, crate::store::StoreError>(total);
-                }
-            }
-        })
-        .await;
-        match swept {
-            Ok(Ok(0)) => {}
-            Ok(Ok(pruned)) => tracing::info!(pruned, "retention: pruned settled messages"),
-            Ok(Err(e)) => tracing::error!("retention sweep failed: {e}"),
-            Err(e) => tracing::error!("retention sweep panicked: {e}"),
+        match sweep(&app, &cutoff).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "retention: pruned settled messages"),
+            Err(e) => tracing::error!("retention sweep failed: {e}"),
+        }
+    }
+}
+
+/// Prunes batch after batch until one is not full; returns how many went.
+async fn sweep(app: &App, cutoff: &str) -> Result<usize, StoreError> {
+    let mut total = 0;
+    loop {
+        let pruned = app.store.prune_settled_before(cutoff, BATCH).await?;
+        total += pruned;
+        if pruned < BATCH {
+            return Ok(total);
         }
     }
 }

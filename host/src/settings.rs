@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use crate::delivery::egress::EgressPolicy;
 use crate::runtime::GuestLimits;
+use crate::store::StoreLocation;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub data_dir: PathBuf,
+    pub store: StoreLocation,
     /// Deliver to plain `http://` targets too (local setups and tests).
     pub allow_http: bool,
     pub guest_limits: GuestLimits,
@@ -17,7 +18,7 @@ pub struct Settings {
     /// Largest request a delivery sends: URL, headers and body after templates and
     /// transformer.
     pub max_request_bytes: usize,
-    /// sled page cache size.
+    /// The store's page cache size.
     pub cache_bytes: u64,
     /// Attempts in flight at once, all targets together.
     pub delivery_concurrency: usize,
@@ -42,9 +43,10 @@ pub struct Settings {
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 << 20;
 
 impl Settings {
+    /// The settings of a gateway whose store is in `data_dir`.
     pub fn new(data_dir: impl Into<PathBuf>) -> Settings {
         Settings {
-            data_dir: data_dir.into(),
+            store: StoreLocation::Sled(data_dir.into().join("db")),
             allow_http: false,
             guest_limits: GuestLimits::default(),
             max_body_bytes: 1 << 20,

@@ -42,7 +42,7 @@ async fn ingest_deadline(State(app): State<Arc<App>>, request: Request, next: Ne
 
 /// Prometheus exposition (OpenMetrics text), behind an admin token of any scope.
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    let body = app.metrics.render(&app.store);
+    let body = app.metrics.render(app.store.as_ref()).await;
     ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
 }
 

@@ -116,11 +116,12 @@ pub async fn run(
     Tried { attempt: trace.finish(error), outcome, policy: context.target.retry, deadline_at_ms }
 }
 
-pub fn load(app: &App, delivery: &DeliveryRecord) -> Result<Context, ErrorInfo> {
+pub async fn load(app: &App, delivery: &DeliveryRecord) -> Result<Context, ErrorInfo> {
     let storage = |e: crate::store::StoreError| ErrorInfo::new("storage_error", e.to_string());
     let (message, body) = app
         .store
         .message_with_body(&delivery.message_id)
+        .await
         .map_err(storage)?
         .ok_or_else(|| ErrorInfo::new("message_missing", "the message is no longer stored"))?;
     let target = app

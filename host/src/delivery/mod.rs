@@ -25,7 +25,7 @@ use tracing::Instrument;
 use crate::model::{message_id_time_ms, now_ms, BreakerPolicy, DeliveryRecord, DeliveryStatus};
 pub use client::HttpClients;
 
-use crate::store::{Claim, Lane, QueueEntry};
+use crate::store::{Claim, Claimed, Lane, StoreError};
 use crate::App;
 
 /// Longest the dispatcher sleeps without looking at the queue.
@@ -92,7 +92,13 @@ impl Dispatcher {
 impl Worker {
     async fn run(self: Arc<Self>, slots: Arc<Semaphore>, mut stopped: watch::Receiver<bool>) {
         while !*stopped.borrow() {
-            let wait = self.dispatch_due(&slots);
+            let wait = match self.dispatch_due(&slots).await {
+                Ok(wait) => wait,
+                Err(e) => {
+                    tracing::error!("cannot take deliveries from the queue: {e}");
+                    IDLE_POLL
+                }
+            };
             tokio::select! {
                 _ = self.app.queue_changed.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
@@ -104,48 +110,37 @@ impl Worker {
     /// Starts due deliveries while there are free slots, taking one per lane in turn and
     /// passing over lanes whose target is busy; returns how long to wait before the next
     /// one is due.
-    fn dispatch_due(self: &Arc<Self>, slots: &Arc<Semaphore>) -> Duration {
+    async fn dispatch_due(self: &Arc<Self>, slots: &Arc<Semaphore>) -> Result<Duration, StoreError> {
         let now = now_ms();
-        let mut lanes: Vec<Lane> = self.app.store.queue_lanes().into_iter().map(|(lane, _)| lane).collect();
+        let mut lanes: Vec<Lane> = self.app.store.lanes().await?.into_iter().map(|(lane, _)| lane).collect();
         if !lanes.is_empty() {
             let start = self.turn.fetch_add(1, Ordering::Relaxed) % lanes.len();
             lanes.rotate_left(start);
         }
         let mut next_due = u64::MAX;
         while !lanes.is_empty() {
-            let mut no_slot = false;
-            lanes.retain(|lane| {
-                if no_slot {
-                    return false;
+            let mut more = Vec::with_capacity(lanes.len());
+            for lane in lanes {
+                match self.take_one(&lane, now, slots).await? {
+                    Step::Took => more.push(lane),
+                    Step::Later(due) => next_due = next_due.min(due),
+                    Step::Busy | Step::Empty => {}
+                    Step::NoSlot => return Ok(IDLE_POLL), // a finished attempt frees a slot and wakes us
                 }
-                match self.take_one(lane, now, slots) {
-                    Step::Took => true,
-                    Step::Later(due) => {
-                        next_due = next_due.min(due);
-                        false
-                    }
-                    Step::Busy | Step::Empty => false,
-                    Step::NoSlot => {
-                        no_slot = true;
-                        false
-                    }
-                }
-            });
-            if no_slot {
-                return IDLE_POLL; // a finished attempt frees a slot and wakes us
             }
+            lanes = more;
         }
-        Duration::from_millis(next_due.saturating_sub(now)).min(IDLE_POLL)
+        Ok(Duration::from_millis(next_due.saturating_sub(now)).min(IDLE_POLL))
     }
 
-    fn take_one(self: &Arc<Self>, lane: &Lane, now: u64, slots: &Arc<Semaphore>) -> Step {
+    async fn take_one(self: &Arc<Self>, lane: &Lane, now: u64, slots: &Arc<Semaphore>) -> Result<Step, StoreError> {
         if slots.available_permits() == 0 {
-            return Step::NoSlot;
+            return Ok(Step::NoSlot);
         }
-        let entry = match self.app.store.claim_due(lane, now) {
-            Claim::Taken(entry) => entry,
-            Claim::NotDue(due) => return Step::Later(due),
-            Claim::Empty => return Step::Empty,
+        let claim = match self.app.store.claim_due(lane, now).await? {
+            Claim::Taken(claim) => claim,
+            Claim::NotDue(due) => return Ok(Step::Later(due)),
+            Claim::Empty => return Ok(Step::Empty),
         };
         let event = self.app.store.event(&lane.event_id);
         let target = event.as_ref().and_then(|e| e.targets.iter().find(|t| t.id == lane.target_id));
@@ -159,55 +154,56 @@ impl Worker {
                         Some(Admitted { pass, lane: key, breaker: target.circuit_breaker.clone() })
                     }
                     gate::Admission::Busy => {
-                        self.app.store.unclaim(entry);
-                        return Step::Busy;
+                        self.app.store.release(claim).await?;
+                        return Ok(Step::Busy);
                     }
                     gate::Admission::Paused { until_ms, why } => {
-                        let received_at_ms = message_id_time_ms(entry.message_id()).unwrap_or(now);
+                        let received_at_ms = message_id_time_ms(claim.entry.message_id()).unwrap_or(now);
                         let deadline = target.retry.deadline_for(received_at_ms);
                         let worker = self.clone();
-                        tokio::spawn(async move { worker.postpone(entry, until_ms, why, deadline).await });
-                        return Step::Took;
+                        tokio::spawn(async move { worker.postpone(claim, until_ms, why, deadline).await });
+                        return Ok(Step::Took);
                     }
                 }
             }
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
-            self.app.store.unclaim(entry);
-            return Step::NoSlot;
+            self.app.store.release(claim).await?;
+            return Ok(Step::NoSlot);
         };
         let worker = self.clone();
         tokio::spawn(async move {
-            worker.process(entry, admitted, permit).await;
+            worker.process(claim, admitted, permit).await;
             worker.app.queue_changed.notify_one();
         });
-        Step::Took
+        Ok(Step::Took)
     }
 
     /// The delivery of a claimed entry, if it still waits for this attempt; otherwise the
     /// entry is dropped as stale (or handed back when the store cannot tell).
-    fn pending_delivery(&self, entry: &QueueEntry) -> Option<DeliveryRecord> {
+    async fn pending_delivery(&self, claim: &Claimed) -> Option<DeliveryRecord> {
         let store = &self.app.store;
-        match store.delivery(&entry.delivery_key) {
-            Ok(Some(d)) if entry.is_live_for(&d) => Some(d),
+        match store.delivery(&claim.entry.delivery_key).await {
+            Ok(Some(d)) if claim.entry.is_live_for(&d) => return Some(d),
             Ok(_) => {
-                if let Err(e) = store.drop_queue_entry(entry) {
+                if let Err(e) = store.discard(claim.clone()).await {
                     tracing::error!("cannot drop a stale queue entry: {e}");
                 }
-                None
             }
             Err(e) => {
-                tracing::error!("cannot read delivery {}: {e}", entry.delivery_key);
-                store.unclaim(entry.clone());
-                None
+                tracing::error!("cannot read delivery {}: {e}", claim.entry.delivery_key);
+                if let Err(e) = store.release(claim.clone()).await {
+                    tracing::error!("cannot hand a queue entry back: {e}");
+                }
             }
         }
+        None
     }
 
     /// Moves a delivery of a paused target to `until_ms` with the reason in its log, or
     /// fails it when that is past its deadline. Never an attempt, never a failure otherwise.
-    async fn postpone(&self, entry: QueueEntry, until_ms: u64, paused: String, deadline: Option<u64>) {
-        let Some(mut delivery) = self.pending_delivery(&entry) else { return };
+    async fn postpone(&self, claim: Claimed, until_ms: u64, paused: String, deadline: Option<u64>) {
+        let Some(mut delivery) = self.pending_delivery(&claim).await else { return };
         if deadline.is_some_and(|deadline| until_ms > deadline) {
             delivery.status = DeliveryStatus::Failed;
             delivery.next_attempt_at_ms = None;
@@ -216,17 +212,17 @@ impl Worker {
             delivery.next_attempt_at_ms = Some(until_ms);
             delivery.reason = Some(paused);
         }
-        let key = entry.delivery_key.clone();
-        if let Err(e) = self.app.committer.record(entry, delivery).await {
+        let key = claim.entry.delivery_key.clone();
+        if let Err(e) = self.app.store.record(claim, delivery).await {
             tracing::error!("cannot postpone {key}: {e}");
         }
     }
 
-    async fn process(&self, entry: QueueEntry, admitted: Option<Admitted>, _slot: OwnedSemaphorePermit) {
-        let Some(mut delivery) = self.pending_delivery(&entry) else { return };
+    async fn process(&self, claim: Claimed, admitted: Option<Admitted>, _slot: OwnedSemaphorePermit) {
+        let Some(mut delivery) = self.pending_delivery(&claim).await else { return };
         let span = tracing::info_span!("deliver", message = %delivery.message_id, target = %delivery.target);
-        let context = attempt::load(&self.app, &delivery);
-        let event_id = entry.event_id.clone();
+        let context = attempt::load(&self.app, &delivery).await;
+        let event_id = claim.entry.event_id.clone();
         let tried = attempt::run(&self.app, &self.clients, &delivery, context).instrument(span.clone()).await;
         let outcome = tried.attempt.error.as_ref().map_or("ok", |e| e.code.as_str());
         let took = Duration::from_millis(tried.attempt.duration_ms);
@@ -277,8 +273,8 @@ impl Worker {
             self.app.metrics.settled(&event_id, &delivery.target, delivery.status);
         }
         // Durable before the next attempt is taken, so that the log survives a crash.
-        let key = entry.delivery_key.clone();
-        if let Err(e) = self.app.committer.record(entry, delivery).await {
+        let key = claim.entry.delivery_key.clone();
+        if let Err(e) = self.app.store.record(claim, delivery).await {
             tracing::error!("cannot record the attempt of {key}: {e}");
         }
     }

@@ -167,8 +167,8 @@ async fn persist(
         .collect();
     let deliveries_count = deliveries.len();
     let inserted = app
-        .committer
-        .commit(NewMessage {
+        .store
+        .append(NewMessage {
             idempotency_key: request.idempotency_key,
             message,
             body: request.body,
@@ -178,7 +178,7 @@ async fn persist(
     match inserted {
         Inserted::New(message_id) => Ok(Accepted { message_id, deliveries: deliveries_count }),
         Inserted::Existing(message_id) => {
-            let deliveries = app.store.deliveries_of(&message_id)?.len();
+            let deliveries = app.store.deliveries_of(&message_id).await?.len();
             Ok(Accepted { message_id, deliveries })
         }
     }

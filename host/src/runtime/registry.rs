@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::{ComponentError, Inspection, Prepared, Runtime};
 use crate::model::ComponentVersion;
-use crate::store::{Store, StoreError};
+use crate::store::{ComponentUpload, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
@@ -29,7 +29,7 @@ pub enum ResolveError {
 /// The components known to the gateway, compiled on first use.
 pub struct Registry {
     runtime: Arc<Runtime>,
-    store: Arc<Store>,
+    store: Arc<dyn Store>,
     loaded: RwLock<HashMap<String, Prepared>>,
     /// A directory of compiled artifacts shared by several data directories (test suites,
     /// benchmarks); the store's own copy is used first.
@@ -41,7 +41,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 impl Registry {
-    pub fn new(runtime: Arc<Runtime>, store: Arc<Store>, compile_cache: Option<PathBuf>) -> Registry {
+    pub fn new(runtime: Arc<Runtime>, store: Arc<dyn Store>, compile_cache: Option<PathBuf>) -> Registry {
         Registry { runtime, store, loaded: RwLock::new(HashMap::new()), compile_cache }
     }
 
@@ -72,7 +72,9 @@ impl Registry {
             }
             None => compile_cached(&self.runtime, wasm, &key, self.compile_cache.as_deref())?,
         };
-        let version = self.store.add_component_version(name, &sha256, inspection.world, wasm, &key, &artifact)?;
+        let upload =
+            ComponentUpload { name, sha256: &sha256, world: inspection.world, wasm, artifact_key: &key, artifact: &artifact };
+        let version = self.store.add_component_version(&upload)?;
         self.remember(&sha256, &prepared);
         Ok((version, inspection))
     }

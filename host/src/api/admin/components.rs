@@ -103,7 +103,7 @@ async fn remove(State(app): State<Arc<App>>, Api(Path(name)): Api<Path<String>>)
             format!("component `{name}` is used by event(s) {}; change them first", users.join(", ")),
         ));
     }
-    if app.store.delete_component(&name)? {
+    if app.store.delete_component(&name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found(&name))

@@ -38,8 +38,7 @@ async fn put(
     let mut config = event_config(config)?;
     secrets::fill(&mut config, app.store.event(&event_id).as_deref());
     validate::event_config(&config, &app.components, app.settings.allow_http)?;
-    let created = app.store.put_event(&event_id, &config)?;
-    app.store.flush().await?;
+    let created = app.store.put_event(&event_id, &config).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     // The only answer that shows the signing secrets.
     Ok((status, Json(view(&event_id, &config))))
@@ -56,8 +55,7 @@ async fn show(State(app): State<Arc<App>>, Api(Path(event_id)): Api<Path<String>
 }
 
 async fn remove(State(app): State<Arc<App>>, Api(Path(event_id)): Api<Path<String>>) -> Result<StatusCode, ApiError> {
-    if app.store.delete_event(&event_id)? {
-        app.store.flush().await?;
+    if app.store.delete_event(&event_id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found(&event_id))

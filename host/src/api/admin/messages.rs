@@ -1,6 +1,7 @@
 //! The delivery log: list and show messages with their deliveries and attempts, and
 //! re-run failed deliveries.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -12,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::api::{Api, ApiError};
 use crate::model::{message_id_floor, now_ms, DeliveryStatus, MessageRecord};
-use crate::store::delivery_key;
+use crate::store::{delivery_key, MessageQuery};
 use crate::App;
 
 pub fn routes() -> Router<Arc<App>> {
@@ -49,8 +50,8 @@ fn parse_time(field: &str, text: &str) -> Result<u64, ApiError> {
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 500;
 
-fn view(app: &App, message: &MessageRecord) -> Result<(DeliveryStatus, Value), ApiError> {
-    let deliveries = app.store.deliveries_of(&message.message_id)?;
+async fn view(app: &App, message: &MessageRecord) -> Result<(DeliveryStatus, Value), ApiError> {
+    let deliveries = app.store.deliveries_of(&message.message_id).await?;
     let status = DeliveryStatus::of_message(deliveries.iter().map(|d| d.status));
     let value = json!({
         "message_id": message.message_id,
@@ -82,28 +83,38 @@ async fn list(State(app): State<Arc<App>>, Api(Query(query)): Api<Query<ListQuer
         (Some(cursor), Some(bound)) => Some(cursor.min(bound)),
         (cursor, bound) => cursor.or(bound),
     };
-    let since_bound = since.map(message_id_floor);
-    // Failures are rare: their index is read instead of the whole log.
-    let ids: Box<dyn Iterator<Item = _>> = match wanted {
-        Some(DeliveryStatus::Failed) => Box::new(app.store.failed_message_ids_newest_first(start.as_deref())),
-        _ => app.store.message_ids_newest_first(event_id.as_deref(), start.as_deref()),
+    let query = MessageQuery {
+        event_id: event_id.clone(),
+        // Failures are rare: the store keeps an index of them.
+        failed: wanted == Some(DeliveryStatus::Failed),
+        before: start,
+        since: since.map(message_id_floor),
     };
-    let ids = ids
-        .map(|id| id.map_err(ApiError::from))
-        .take_while(|id| !matches!((id, &since_bound), (Ok(id), Some(bound)) if id < bound));
-    let (messages, next_cursor) = page(ids, limit, MAX_SCANNED, |id| {
-        let Some(message) = app.store.message(id)? else { return Ok(None) };
-        if event_id.as_ref().is_some_and(|event| *event != message.event_id) {
-            return Ok(None);
-        }
-        let (status, value) = view(&app, &message)?;
-        let status = match &target {
-            None => Some(status),
-            Some(target) => app.store.delivery(&delivery_key(id, target))?.map(|d| d.status),
-        };
-        Ok(status.is_some_and(|s| wanted.is_none_or(|w| w == s)).then_some(value))
-    })?;
+    let (app, event_id, target) = (app.as_ref(), event_id.as_deref(), target.as_deref());
+    let ids = |query: MessageQuery, size| async move { app.store.message_ids(&query, size).await.map_err(ApiError::from) };
+    let keep = move |id| listed(app, id, event_id, target, wanted);
+    let (messages, next_cursor) = page(ids, query, limit, MAX_SCANNED, keep).await?;
     Ok(Json(json!({ "messages": messages, "next_cursor": next_cursor })))
+}
+
+/// The view of message `id` if it passes the list's filters.
+async fn listed(
+    app: &App,
+    id: String,
+    event_id: Option<&str>,
+    target: Option<&str>,
+    wanted: Option<DeliveryStatus>,
+) -> Result<Option<Value>, ApiError> {
+    let Some(message) = app.store.message(&id).await? else { return Ok(None) };
+    if event_id.is_some_and(|event| event != message.event_id) {
+        return Ok(None);
+    }
+    let (status, value) = view(app, &message).await?;
+    let status = match target {
+        None => Some(status),
+        Some(target) => app.store.delivery(&delivery_key(&id, target)).await?.map(|d| d.status),
+    };
+    Ok(status.is_some_and(|s| wanted.is_none_or(|w| w == s)).then_some(value))
 }
 
 /// Most messages one page looks at. A filter that rarely matches answers with fewer than
@@ -111,34 +122,48 @@ async fn list(State(app): State<Arc<App>>, Api(Query(query)): Api<Query<ListQuer
 /// one request.
 const MAX_SCANNED: usize = 5_000;
 
-/// One page of `ids` (newest first): up to `limit` of them that `keep` keeps, looking at
-/// no more than `max_scanned`, and the cursor to continue from when the page ended first.
-fn page<T, E>(
-    ids: impl Iterator<Item = Result<String, E>>,
+/// One page of the ids `query` selects (newest first, read from `ids` up to `limit` at a
+/// time): up to `limit` of them that `keep` keeps, looking at no more than `max_scanned`,
+/// and the cursor to continue from when the page ended first.
+async fn page<T, E, Ids, Kept>(
+    mut ids: impl FnMut(MessageQuery, usize) -> Ids,
+    mut query: MessageQuery,
     limit: usize,
     max_scanned: usize,
-    mut keep: impl FnMut(&str) -> Result<Option<T>, E>,
-) -> Result<(Vec<T>, Option<String>), E> {
+    mut keep: impl FnMut(String) -> Kept,
+) -> Result<(Vec<T>, Option<String>), E>
+where
+    Ids: Future<Output = Result<Vec<String>, E>>,
+    Kept: Future<Output = Result<Option<T>, E>>,
+{
     let mut kept = Vec::new();
-    for (scanned, id) in ids.enumerate() {
-        let id = id?;
-        kept.extend(keep(&id)?);
-        if kept.len() == limit || scanned + 1 == max_scanned {
-            return Ok((kept, Some(id)));
+    let mut scanned = 0;
+    loop {
+        let size = limit.min(max_scanned - scanned);
+        let fetched = ids(query.clone(), size).await?;
+        let ended = fetched.len() < size;
+        for id in fetched {
+            scanned += 1;
+            kept.extend(keep(id.clone()).await?);
+            if kept.len() == limit || scanned == max_scanned {
+                return Ok((kept, Some(id)));
+            }
+            query.before = Some(id);
+        }
+        if ended {
+            return Ok((kept, None));
         }
     }
-    Ok((kept, None))
 }
 
 async fn show(State(app): State<Arc<App>>, Api(Path(message_id)): Api<Path<String>>) -> Result<Json<Value>, ApiError> {
-    let message = app.store.message(&message_id)?.ok_or_else(|| not_found(&message_id))?;
-    Ok(Json(view(&app, &message)?.1))
+    let message = app.store.message(&message_id).await?.ok_or_else(|| not_found(&message_id))?;
+    Ok(Json(view(&app, &message).await?.1))
 }
 
 async fn retry(State(app): State<Arc<App>>, Api(Path(message_id)): Api<Path<String>>) -> Result<(StatusCode, Json<Value>), ApiError> {
-    app.store.message(&message_id)?.ok_or_else(|| not_found(&message_id))?;
-    let retried = app.store.requeue_failed(&message_id, now_ms())?;
-    app.store.flush().await?;
+    app.store.message(&message_id).await?.ok_or_else(|| not_found(&message_id))?;
+    let retried = app.store.requeue_failed(&message_id, now_ms()).await?;
     app.queue_changed.notify_one();
     Ok((StatusCode::ACCEPTED, Json(json!({ "message_id": message_id, "retried": retried }))))
 }
@@ -149,23 +174,31 @@ fn not_found(id: &str) -> ApiError {
 
 #[cfg(test)]
 mod tests {
-    use super::page;
+    use super::{page, MessageQuery};
 
-    fn ids(n: usize) -> impl Iterator<Item = Result<String, ()>> {
-        (0..n).rev().map(|i| Ok(format!("m{i:02}")))
+    /// A log of `n` ids, `m00` oldest, read as the store reads it.
+    fn log(n: usize) -> impl FnMut(MessageQuery, usize) -> std::future::Ready<Result<Vec<String>, ()>> {
+        move |query, size| {
+            let ids = (0..n).rev().map(|i| format!("m{i:02}"));
+            std::future::ready(Ok(ids.filter(|id| query.before.as_ref().is_none_or(|b| id < b)).take(size).collect()))
+        }
     }
 
-    fn even(id: &str) -> Result<Option<String>, ()> {
-        Ok(id.ends_with(['0', '2', '4', '6', '8']).then(|| id.to_string()))
+    fn even(id: String) -> std::future::Ready<Result<Option<String>, ()>> {
+        std::future::ready(Ok(id.ends_with(['0', '2', '4', '6', '8']).then_some(id)))
     }
 
-    #[test]
-    fn a_page_ends_at_the_limit_at_the_scan_bound_or_with_the_log() {
-        let (kept, cursor) = page(ids(20), 3, 100, even).unwrap();
+    #[tokio::test]
+    async fn a_page_ends_at_the_limit_at_the_scan_bound_or_with_the_log() {
+        let all = MessageQuery::default;
+        let (kept, cursor) = page(log(20), all(), 3, 100, even).await.unwrap();
         assert_eq!((kept, cursor.as_deref()), (vec!["m18".to_string(), "m16".into(), "m14".into()], Some("m14")));
-        let (kept, cursor) = page(ids(20), 10, 5, even).unwrap();
+        let (kept, cursor) = page(log(20), all(), 10, 5, even).await.unwrap();
         assert_eq!((kept.len(), cursor.as_deref()), (2, Some("m15")), "stops after 5 looked at: m19..m15");
-        let (kept, cursor) = page(ids(4), 10, 100, even).unwrap();
+        let (kept, cursor) = page(log(4), all(), 10, 100, even).await.unwrap();
         assert_eq!((kept.len(), cursor), (2, None), "the log ended");
+        let tens = |id: String| std::future::ready(Ok::<_, ()>(id.ends_with('0').then_some(id)));
+        let (kept, cursor) = page(log(20), all(), 3, 100, tens).await.unwrap();
+        assert_eq!((kept, cursor.as_deref()), (vec!["m10".to_string(), "m00".into()], None), "read on, a page at a time");
     }
 }

@@ -16,9 +16,9 @@ pub fn routes() -> Router<Arc<App>> {
 
 async fn stats(State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({
-        "store_bytes": app.store.size_on_disk()?,
-        "messages": app.store.message_count(),
-        "pending_deliveries": app.store.queue_len(),
+        "store_bytes": app.store.size_bytes().await?,
+        "messages": app.store.message_count().await?,
+        "pending_deliveries": app.store.pending_count().await?,
         "retention_seconds": app.settings.retention.as_secs(),
     })))
 }

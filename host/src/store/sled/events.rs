@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use super::{decode, encode, Result, Store};
+use super::{decode, encode, Database, Result};
 use crate::model::EventConfig;
 
 /// The decoded configs, by event id.
@@ -34,24 +34,24 @@ impl EventCache {
     }
 }
 
-impl Store {
-    pub fn event(&self, id: &str) -> Option<Arc<EventConfig>> {
+impl Database {
+    pub(super) fn event(&self, id: &str) -> Option<Arc<EventConfig>> {
         self.event_cache.read().get(id).cloned()
     }
 
     /// All events, ordered by id.
-    pub fn events(&self) -> Vec<(String, Arc<EventConfig>)> {
+    pub(super) fn events(&self) -> Vec<(String, Arc<EventConfig>)> {
         self.event_cache.read().iter().map(|(id, config)| (id.clone(), config.clone())).collect()
     }
 
     /// Stores the config and tells whether the event is new.
-    pub fn put_event(&self, id: &str, config: &EventConfig) -> Result<bool> {
+    pub(super) fn put_event(&self, id: &str, config: &EventConfig) -> Result<bool> {
         let mut configs = self.event_cache.write();
         self.events.insert(id, encode(config))?;
         Ok(configs.insert(id.to_string(), Arc::new(config.clone())).is_none())
     }
 
-    pub fn delete_event(&self, id: &str) -> Result<bool> {
+    pub(super) fn delete_event(&self, id: &str) -> Result<bool> {
         let mut configs = self.event_cache.write();
         self.events.remove(id)?;
         Ok(configs.remove(id).is_some())

@@ -2,29 +2,23 @@
 
 use sled::Transactional;
 
-use super::{decode, encode, Result, Store, StoreError};
-use crate::model::{ComponentEntry, ComponentVersion, World};
+use super::{decode, encode, Database, Result, StoreError};
+use crate::model::{ComponentEntry, ComponentVersion};
+use crate::store::ComponentUpload;
 
-impl Store {
-    pub fn component(&self, name: &str) -> Result<Option<ComponentEntry>> {
+impl Database {
+    pub(super) fn component(&self, name: &str) -> Result<Option<ComponentEntry>> {
         self.components.get(name)?.map(|v| decode("component", &v)).transpose()
     }
 
-    pub fn components(&self) -> Result<Vec<ComponentEntry>> {
+    pub(super) fn components(&self) -> Result<Vec<ComponentEntry>> {
         self.components.iter().values().map(|v| decode("component", &v?)).collect()
     }
 
-    /// Adds a new version of `name` with its wasm and compiled artifact, all in one
-    /// transaction, and returns the new version.
-    pub fn add_component_version(
-        &self,
-        name: &str,
-        sha256: &str,
-        world: World,
-        wasm: &[u8],
-        artifact_key: &str,
-        artifact: &[u8],
-    ) -> Result<ComponentVersion> {
+    /// Adds a new version with its wasm and compiled artifact, all in one transaction, and
+    /// returns the new version.
+    pub(super) fn add_component_version(&self, upload: &ComponentUpload<'_>) -> Result<ComponentVersion> {
+        let ComponentUpload { name, sha256, world, wasm, artifact_key, artifact } = *upload;
         let result = (&self.components, &self.wasm, &self.artifacts).transaction(
             |(components, wasm_tree, artifacts)| {
                 let mut entry = match components.get(name)? {
@@ -49,19 +43,19 @@ impl Store {
         result.map_err(StoreError::from)
     }
 
-    pub fn delete_component(&self, name: &str) -> Result<bool> {
+    pub(super) fn delete_component(&self, name: &str) -> Result<bool> {
         Ok(self.components.remove(name)?.is_some())
     }
 
-    pub fn wasm(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
+    pub(super) fn wasm(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
         Ok(self.wasm.get(sha256)?.map(|v| v.to_vec()))
     }
 
-    pub fn artifact(&self, key: &str) -> Result<Option<Vec<u8>>> {
+    pub(super) fn artifact(&self, key: &str) -> Result<Option<Vec<u8>>> {
         Ok(self.artifacts.get(key)?.map(|v| v.to_vec()))
     }
 
-    pub fn put_artifact(&self, key: &str, artifact: &[u8]) -> Result<()> {
+    pub(super) fn put_artifact(&self, key: &str, artifact: &[u8]) -> Result<()> {
         self.artifacts.insert(key, artifact)?;
         Ok(())
     }

@@ -4,29 +4,32 @@
 //! callers. While one sync runs, the next batches are applied, so the cost of a disk sync
 //! is shared by all the writes that arrive during it, and no batch waits for a hand-over
 //! to a pool thread.
-//! Being the only writer of these keys is also what lets [`Store::apply`] do without a
+//! Being the only writer of these keys is also what lets [`Database::apply`] do without a
 //! transaction.
 
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Inserted, NewMessage, QueueEntry, Result, Store, StoreError, Write};
+use super::messages::Write;
+use super::queue::Queued;
+use super::{Database, Result, StoreError};
 use crate::model::DeliveryRecord;
+use crate::store::{Claimed, Inserted, NewMessage};
 
 /// Most writes applied in one batch.
 const MAX_BATCH: usize = 512;
 
 type Reply = oneshot::Sender<Result<Option<Inserted>>>;
 
-/// The handle ingests and delivery workers write through.
-pub struct Committer {
+/// The handle the pipeline's writes go through.
+pub(super) struct Committer {
     queue: mpsc::Sender<(Write, Reply)>,
 }
 
 impl Committer {
     /// Starts the writer and syncer threads.
-    pub fn start(store: Arc<Store>) -> Result<Committer> {
+    pub(super) fn start(store: Arc<Database>) -> Result<Committer> {
         let (queue, pending) = mpsc::channel(4 * MAX_BATCH);
         let (applied, to_sync) = std::sync::mpsc::channel();
         let syncer = store.clone();
@@ -36,20 +39,20 @@ impl Committer {
     }
 
     /// Stores `message` durably (on disk when this returns `Ok`).
-    pub async fn commit(&self, message: NewMessage) -> Result<Inserted> {
+    pub(super) async fn append(&self, message: NewMessage) -> Result<Inserted> {
         self.write(Write::Message(message))
             .await?
-            .ok_or_else(|| StoreError::Commit("the writer answered a message with no outcome".into()))
+            .ok_or_else(|| StoreError::Backend("the writer answered a message with no outcome".into()))
     }
 
     /// Records the outcome of an attempt durably, in place of its claimed queue entry.
-    pub async fn record(&self, claimed: QueueEntry, delivery: DeliveryRecord) -> Result<()> {
-        self.write(Write::Attempt { claimed, delivery }).await.map(|_| ())
+    pub(super) async fn record(&self, claim: Claimed, delivery: DeliveryRecord) -> Result<()> {
+        self.write(Write::Attempt { claimed: Queued::from(claim), delivery }).await.map(|_| ())
     }
 
     async fn write(&self, write: Write) -> Result<Option<Inserted>> {
         let (reply, answer) = oneshot::channel();
-        let stopped = || StoreError::Commit("the store's writer has stopped".into());
+        let stopped = || StoreError::Backend("the store's writer has stopped".into());
         self.queue.send((write, reply)).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
@@ -60,7 +63,7 @@ fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<()> {
         .name(name.into())
         .spawn(work)
         .map(drop)
-        .map_err(|e| StoreError::Commit(format!("cannot start the store's thread {name}: {e}")))
+        .map_err(|e| StoreError::Backend(format!("cannot start the store's thread {name}: {e}")))
 }
 
 /// A batch applied but not yet on disk: its callers and what became of their writes.
@@ -68,7 +71,7 @@ type Applied = (Vec<Reply>, Vec<Option<Inserted>>);
 
 /// Applies batch after batch, each being whatever queued up meanwhile, and hands each to
 /// the syncer: the next batch is applied while the previous one goes to disk.
-fn write_batches(store: &Store, mut pending: mpsc::Receiver<(Write, Reply)>, applied: std::sync::mpsc::Sender<Applied>) {
+fn write_batches(store: &Database, mut pending: mpsc::Receiver<(Write, Reply)>, applied: std::sync::mpsc::Sender<Applied>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = pending.blocking_recv() {
         batch.push(first);
@@ -82,7 +85,7 @@ fn write_batches(store: &Store, mut pending: mpsc::Receiver<(Write, Reply)>, app
         match store.apply(writes) {
             Ok(outcomes) => {
                 if let Err(std::sync::mpsc::SendError((replies, _))) = applied.send((replies, outcomes)) {
-                    fail(replies, &StoreError::Commit("the store's syncer has stopped".into()));
+                    fail(replies, &StoreError::Backend("the store's syncer has stopped".into()));
                 }
             }
             Err(e) => fail(replies, &e),
@@ -91,7 +94,7 @@ fn write_batches(store: &Store, mut pending: mpsc::Receiver<(Write, Reply)>, app
 }
 
 /// Makes applied batches durable, all those waiting with one sync, then answers their callers.
-fn sync_batches(store: &Store, to_sync: std::sync::mpsc::Receiver<Applied>) {
+fn sync_batches(store: &Database, to_sync: std::sync::mpsc::Receiver<Applied>) {
     while let Ok(first) = to_sync.recv() {
         let batches: Vec<Applied> = std::iter::once(first).chain(to_sync.try_iter()).collect();
         let synced = store.sync();
@@ -113,6 +116,6 @@ fn answer(replies: Vec<Reply>, outcomes: Vec<Option<Inserted>>) {
 fn fail(replies: Vec<Reply>, e: &StoreError) {
     tracing::error!("group commit of {} writes failed: {e}", replies.len());
     for reply in replies {
-        let _ = reply.send(Err(StoreError::Commit(e.to_string())));
+        let _ = reply.send(Err(StoreError::Backend(e.to_string())));
     }
 }

@@ -11,9 +11,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::messages::split_ids;
-use super::queue::QueueEntry;
-use super::{Result, Store};
+use super::queue::Queued;
+use super::{Database, Result};
 use crate::model::DeliveryStatus;
+use crate::store::{delivery_key, QueueEntry};
 
 #[derive(Default)]
 pub(super) struct Arrivals {
@@ -60,10 +61,10 @@ impl Arrivals {
     }
 }
 
-impl Store {
+impl Database {
     /// The queue entries of the arrivals groups (at open): one per pending delivery that
     /// has no record of its own yet. Groups with none left are removed.
-    pub(super) fn load_arrivals(&self) -> Result<Vec<QueueEntry>> {
+    pub(super) fn load_arrivals(&self) -> Result<Vec<Queued>> {
         let mut entries = Vec::new();
         let mut next = 0;
         for kv in self.arrivals_tree.iter() {
@@ -74,9 +75,9 @@ impl Store {
             for id in split_ids(&ids) {
                 let Some((message, deliveries)) = self.message_as_stored(&id)? else { continue };
                 for delivery in deliveries {
-                    let key = super::delivery_key(&id, &delivery.target);
+                    let key = delivery_key(&id, &delivery.target);
                     if delivery.status == DeliveryStatus::Pending && !self.deliveries.contains_key(&key)? {
-                        entries.push(QueueEntry { arrival: Some(group), ..QueueEntry::of(&delivery, &message.event_id) });
+                        entries.push(Queued { entry: QueueEntry::of(&delivery, &message.event_id), arrival: Some(group) });
                     }
                 }
             }

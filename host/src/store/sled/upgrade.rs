@@ -65,7 +65,9 @@ pub(super) fn index_failed(db: &sled::Db, deliveries: &sled::Tree, failed: &sled
 mod tests {
     use super::*;
     use crate::model::{DeliveryRecord, DeliveryStatus};
-    use crate::store::{delivery_key, queue::QueueEntry, Store};
+    use crate::store::sled::queue::Queued;
+    use crate::store::sled::Database;
+    use crate::store::{delivery_key, MessageQuery, QueueEntry};
 
     #[test]
     fn a_store_of_the_earlier_layouts_opens_with_nothing_lost() {
@@ -97,25 +99,26 @@ mod tests {
                 };
                 deliveries.insert(delivery_key(message, "t1"), serde_json::to_vec(&delivery).unwrap()).unwrap();
                 if status == DeliveryStatus::Pending {
-                    let entry = QueueEntry::of(&delivery, "orders");
-                    queue.insert(entry.key(), "orders").unwrap();
+                    let queued = Queued::stored(QueueEntry::of(&delivery, "orders"));
+                    queue.insert(queued.key(), "orders").unwrap();
                 }
             }
             db.flush().unwrap();
         }
         std::fs::write(path.with_extension("created"), "").unwrap();
-        let store = Store::open(&path, 1 << 20).unwrap();
+        let store = Database::open(&path, 1 << 20).unwrap();
         let (message, body) = store.message_with_body(id).unwrap().expect("the message is still there");
         assert_eq!((message.event_id.as_str(), &body[..]), ("orders", &b"{\"n\": 42}"[..]));
         assert_eq!(store.deliveries_of(id).unwrap()[0].status, DeliveryStatus::Failed);
-        let failed: Vec<String> = store.failed_message_ids_newest_first(None).collect::<Result<_>>().unwrap();
+        let failed = store.message_ids(&MessageQuery { failed: true, ..MessageQuery::default() }, 10).unwrap();
         assert_eq!(failed, [id], "the failed index is built from the delivery records");
-        let listed: Vec<String> = store.message_ids_newest_first(Some("orders"), None).collect::<Result<_>>().unwrap();
+        let of_orders = MessageQuery { event_id: Some("orders".into()), ..MessageQuery::default() };
+        let listed = store.message_ids(&of_orders, 10).unwrap();
         assert_eq!(listed, [pending_id, id]);
         assert_eq!(store.queue_len(), 1, "the pending delivery is still queued");
         assert!(!store.db.tree_names().iter().any(|name| name.as_ref() == LEGACY_BODIES.as_bytes()));
         drop(store);
-        let again = Store::open(&path, 1 << 20).unwrap();
+        let again = Database::open(&path, 1 << 20).unwrap();
         assert_eq!(again.message(pending_id).unwrap().map(|m| m.body_size), Some(9), "opening twice changes nothing");
     }
 }
