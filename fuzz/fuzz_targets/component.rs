@@ -10,8 +10,8 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|wasm: &[u8]| {
     let runtime = registry().runtime();
-    match runtime.inspect(wasm) {
-        Ok(inspection) => {
+    match runtime.compile(wasm) {
+        Ok((inspection, _, _)) => {
             assert!(wasm.starts_with(b"\0asm\x0d\0\x01\0"));
             let interface = format!("hookgate:plugin/{}@", inspection.world.export_interface());
             assert_eq!(inspection.exports.iter().filter(|e| e.starts_with(&interface)).count(), 1, "{inspection:?}");

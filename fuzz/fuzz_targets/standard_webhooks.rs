@@ -50,6 +50,7 @@ fn request(names_upper: bool, id: &str, timestamp: &str, signature: &str, body: 
         ],
         body: bytes::Bytes::copy_from_slice(body),
         idempotency_key: None,
+        payload_at: "",
     }
 }
 

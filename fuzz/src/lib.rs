@@ -1,10 +1,10 @@
 //! What several fuzz targets share: arbitrary JSON data and one gateway runtime per process.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
 use arbitrary::{Result, Unstructured};
 use hookgate::runtime::{GuestLimits, Registry, Runtime};
-use hookgate::store::Store;
+use hookgate::store::{self, StoreLocation};
 use serde_json::{Map, Value};
 
 /// Strings that change the shape of what they are put into, more often than random text would.
@@ -60,9 +60,11 @@ pub fn parses_as_json(text: &str) -> bool {
 pub fn registry() -> &'static Registry {
     static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
         let dir = std::env::temp_dir().join(format!("hookgate-fuzz-{}", std::process::id()));
-        let store = Store::open(&dir, 8 << 20).expect("a scratch store opens");
+        // The store starts its writer inside a tokio runtime, which lives as long as the process.
+        let tokio = Box::leak(Box::new(tokio::runtime::Runtime::new().expect("a tokio runtime")));
+        let store = tokio.block_on(store::open(&StoreLocation::Sled(dir), 8 << 20)).expect("a scratch store opens");
         let runtime = Runtime::new(GuestLimits::default()).expect("the runtime starts");
-        Registry::new(runtime, Arc::new(store), None)
+        Registry::new(runtime, store, None)
     });
     &REGISTRY
 }
