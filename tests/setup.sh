@@ -5,7 +5,9 @@
 #     tests use to verify delivery signatures independently of the gateway's own code;
 #   - Playwright for Python (PyPI), which drives the console's browser tests, and the
 #     browser it drives: Chromium from Debian's packages (Playwright's own browser download
-#     is never used).
+#     is never used);
+#   - PostgreSQL from Debian's packages, for the store's PostgreSQL backend and the
+#     cluster tests (tests/postgres.sh runs a throwaway server of it).
 # The PyPI packages go into an ignored folder of the repository (target/test-tools/python).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,4 +27,11 @@ if [[ ! -x /usr/bin/chromium ]]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq </dev/null
     apt-get install -y -qq chromium </dev/null >/dev/null
+fi
+
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v psql >/dev/null; then
+    echo "[setup.sh] installing postgresql (Debian package)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq </dev/null
+    apt-get install -y -qq postgresql </dev/null >/dev/null
 fi

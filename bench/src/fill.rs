@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Result};
 use hookgate::model::{new_message_id, now_ms, rfc3339_now, DeliveryRecord, MessageRecord};
-use hookgate::store::{NewMessage, StoreLocation};
+use hookgate::store::{NewMessage, StoreLocation, StoreOptions};
 use serde_json::json;
 
 use crate::net::adobe_body;
@@ -31,7 +31,7 @@ pub struct Filled {
 
 pub async fn fill(data_dir: &Path, event_id: &str, target_url: &str, count: u64) -> Result<Filled> {
     let started = Instant::now();
-    let store = hookgate::store::open(&StoreLocation::Sled(data_dir.join("db")), CACHE_BYTES).await.map_err(|e| anyhow!("{e}"))?;
+    let store = hookgate::store::open(&StoreLocation::Sled(data_dir.join("db")), &StoreOptions { cache_bytes: CACHE_BYTES, ..StoreOptions::default() }).await.map_err(|e| anyhow!("{e}"))?;
     let next = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::new();
     for _ in 0..IN_FLIGHT {

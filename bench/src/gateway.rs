@@ -72,12 +72,14 @@ fn drain(stream: impl Read + Send + 'static, log: Log, tx: Option<mpsc::Sender<S
 impl Launcher {
     /// Starts `hookgate serve` on `127.0.0.1:0` with `data_dir` and waits (30 s at most) for
     /// its address.
-    pub fn spawn(&self, data_dir: &Path, client: &reqwest::Client) -> Result<Gateway> {
+    pub fn spawn(&self, data_dir: &Path, store: Option<&str>, args: &[&str], client: &reqwest::Client) -> Result<Gateway> {
         let mut cmd = Command::new(&self.bin);
         cmd.arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(["--allow-http", "--allow-target-net", "127.0.0.0/8"])
+            .args(store.map(|url| ["--store", url]).iter().flatten())
+            .args(args)
             .env("HOOKGATE_ADMIN_TOKEN", &self.token)
             .env("HOOKGATE_COMPILE_CACHE", &self.compile_cache)
             .env("NO_COLOR", "1")

@@ -12,6 +12,7 @@
 //! The bench runs `cargo build --release -p hookgate` itself first (a no-op when the binary
 //! is up to date); `--no-build` skips that, `--gateway-bin` points at another binary.
 
+mod cluster;
 mod fill;
 mod gateway;
 mod net;
@@ -59,6 +60,8 @@ enum Section {
     Growth,
     /// 6. Resources: CPU seconds and peak RSS per 10,000 delivered messages.
     Resources,
+    /// 7. Cluster: one node against two on one PostgreSQL database (needs --store; not in `all`).
+    Cluster,
 }
 
 #[derive(Args, Clone)]
@@ -100,6 +103,10 @@ struct Opts {
     /// Also write the tables (markdown) to this file.
     #[arg(long, global = true)]
     markdown: Option<PathBuf>,
+    /// Run every gateway on PostgreSQL: a server where the bench may create databases,
+    /// postgres://USER:PASS@HOST:PORT/DB (each gateway gets a new database beside DB).
+    #[arg(long, global = true, value_name = "URL")]
+    store: Option<String>,
 }
 
 const SECRET: &str = "bench-secret";
@@ -142,8 +149,19 @@ impl Ctx {
         std::fs::read(&path).with_context(|| format!("{} is missing: run `bash guest-examples/build.sh` first", path.display()))
     }
 
+    /// A gateway on `dir`, and on a new database when the run is on PostgreSQL.
     fn spawn(&self, dir: &Path) -> Result<Gateway> {
-        let gw = tokio::task::block_in_place(|| self.launcher.spawn(dir, &self.client))?;
+        let store = match &self.opts.store {
+            Some(server) => Some(tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(cluster::new_database(server, &format!("{}", self.dirs.fetch_add(1, Ordering::Relaxed))))
+            })?),
+            None => None,
+        };
+        self.spawn_node(dir, store.as_deref(), &[])
+    }
+
+    fn spawn_node(&self, dir: &Path, store: Option<&str>, args: &[&str]) -> Result<Gateway> {
+        let gw = tokio::task::block_in_place(|| self.launcher.spawn(dir, store, args, &self.client))?;
         eprintln!("[bench]   gateway pid {} on {}", gw.pid, gw.addr);
         Ok(gw)
     }
@@ -927,6 +945,11 @@ async fn main() -> Result<()> {
             None => capacity_pair(&ctx).await?,
         };
         let t = resources_table(&plain, &transformed);
+        show(&t);
+        tables.push(t);
+    }
+    if s == Section::Cluster {
+        let t = cluster::run(&ctx).await?;
         show(&t);
         tables.push(t);
     }

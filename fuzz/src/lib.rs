@@ -62,7 +62,7 @@ pub fn registry() -> &'static Registry {
         let dir = std::env::temp_dir().join(format!("hookgate-fuzz-{}", std::process::id()));
         // The store starts its writer inside a tokio runtime, which lives as long as the process.
         let tokio = Box::leak(Box::new(tokio::runtime::Runtime::new().expect("a tokio runtime")));
-        let store = tokio.block_on(store::open(&StoreLocation::Sled(dir), 8 << 20)).expect("a scratch store opens");
+        let store = tokio.block_on(store::open(&StoreLocation::Sled(dir), &store::StoreOptions { cache_bytes: 8 << 20, ..Default::default() })).expect("a scratch store opens");
         let runtime = Runtime::new(GuestLimits::default()).expect("the runtime starts");
         Registry::new(runtime, store, None)
     });

@@ -18,6 +18,7 @@ pub mod guests;
 pub mod ingest;
 pub mod metrics;
 pub mod model;
+pub mod node;
 pub mod retention;
 pub mod runner;
 pub mod scaffold;
@@ -88,7 +89,7 @@ impl App {
     /// Opens the store and the runtime. The admin tokens come from the caller (the binary
     /// reads them from the environment, the data directory and `--admin-tokens-file`).
     pub async fn open(settings: Settings, admin_tokens: Vec<AdminToken>) -> Result<Arc<App>, StartError> {
-        let store = store::open(&settings.store, settings.cache_bytes).await?;
+        let store = store::open(&settings.store, &settings.store_options()).await?;
         let runtime = Runtime::new(settings.guest_limits.clone())?;
         Ok(Arc::new(App {
             components: Registry::new(runtime, store.clone(), settings.compile_cache.clone()),
@@ -113,9 +114,11 @@ pub async fn serve(
     let clients = delivery::HttpClients::new(&app.settings).map_err(StartError::Delivery)?;
     let dispatcher = delivery::Dispatcher::start(app.clone(), clients);
     let retention = tokio::spawn(retention::run(app.clone()));
+    let heartbeat = tokio::spawn(node::heartbeat(app.clone()));
     let router = api::router(app.clone());
     api::listen::serve(listener, router, app.settings.header_timeout, shutdown).await;
     retention.abort();
+    heartbeat.abort();
     dispatcher.stop(app.settings.shutdown_grace).await;
     if let Err(e) = app.store.close().await {
         tracing::error!("closing the store failed: {e}");

@@ -12,6 +12,7 @@ use hookgate::client::{AdminClient, AdminRequest, MessageFilter};
 use hookgate::model::World;
 use hookgate::runtime::GuestLimits;
 use hookgate::scaffold::Language;
+use hookgate::store::StoreLocation;
 use hookgate::{App, Settings};
 
 #[derive(Parser)]
@@ -42,6 +43,16 @@ enum Command {
         #[command(subcommand)]
         command: MessagesCommand,
     },
+    /// Create or upgrade the schema of a PostgreSQL store, and nothing else (`serve` does it
+    /// too, at start).
+    Migrate {
+        /// The database: postgres://USER:PASS@HOST:PORT/DB.
+        #[arg(long, env = "HOOKGATE_STORE", hide_env_values = true)]
+        store: String,
+    },
+    /// Move a store: copy a node's embedded store into PostgreSQL.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Print a completion script for a shell.
     ///
     /// For example: `hookgate completions bash > ~/.local/share/bash-completion/completions/hookgate`.
@@ -64,6 +75,21 @@ struct GatewayArgs {
     /// Print the API's JSON answer unchanged (for scripts) instead of a table.
     #[arg(long, global = true)]
     json: bool,
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Copy everything of an embedded store (stop its gateway first) into an empty
+    /// PostgreSQL database: events, components, and every message with its deliveries,
+    /// attempts, pending schedule and idempotency key.
+    Copy {
+        /// The gateway's data directory (`serve --data-dir`).
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// The database: postgres://USER:PASS@HOST:PORT/DB.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -182,9 +208,22 @@ struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Where the embedded database and the admin token live.
+    /// Where the embedded database and the admin token live (with --store: the admin token
+    /// and this node's compiled components).
     #[arg(long, default_value = "./hookgate-data")]
     data_dir: PathBuf,
+    /// A PostgreSQL database that several gateways share, instead of the embedded store:
+    /// postgres://USER:PASS@HOST:PORT/DB.
+    #[arg(long, env = "HOOKGATE_STORE", hide_env_values = true, value_name = "URL")]
+    store: Option<String>,
+    /// This node's name, in each attempt it makes and in /v1/admin/cluster
+    /// [default: host name and process id].
+    #[arg(long, env = "HOOKGATE_NODE_ID", value_name = "NAME")]
+    node_id: Option<String>,
+    /// Milliseconds a delivery claimed by a node that died stays out of reach of the
+    /// other nodes (a live node renews its claims).
+    #[arg(long, default_value_t = 30_000)]
+    lease_ms: u64,
     /// Also deliver to plain http:// targets (HTTPS only otherwise).
     #[arg(long)]
     allow_http: bool,
@@ -271,6 +310,31 @@ fn run() -> anyhow::Result<()> {
                 MessagesCommand::Retry { message_id } => AdminRequest::Retry(message_id),
             },
         ),
+        Command::Migrate { store } => {
+            let url = hookgate::store::postgres_url(&store).map_err(anyhow::Error::msg)?;
+            let (from, to) = runtime()?.block_on(hookgate::store::migrate(url))?;
+            if from == to {
+                println!("the schema is up to date (version {to})");
+            } else {
+                println!("migrated the schema from version {from} to {to}");
+            }
+            Ok(())
+        }
+        Command::Store(StoreCommand::Copy { from, to }) => {
+            let url = hookgate::store::postgres_url(&to).map_err(anyhow::Error::msg)?;
+            let db = Settings::sled_dir(&from);
+            anyhow::ensure!(db.exists(), "{} holds no hookgate store (no {})", from.display(), db.display());
+            let copied = runtime()?.block_on(hookgate::store::copy(&db, url, &from))?;
+            println!(
+                "copied {} events, {} components and {} messages ({} deliveries pending) into {}",
+                copied.events,
+                copied.components,
+                copied.messages,
+                copied.pending,
+                hookgate::secrets::mask_userinfo(url)
+            );
+            Ok(())
+        }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "hookgate", &mut std::io::stdout());
             Ok(())
@@ -310,14 +374,15 @@ fn run() -> anyhow::Result<()> {
     }
 }
 
+/// A runtime for one command that is not `serve`.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")
+}
+
 /// Asks the gateway's admin API and prints the answer: a table, or the JSON as it came.
 fn ask(gateway: GatewayArgs, request: AdminRequest) -> anyhow::Result<()> {
     let client = AdminClient::new(&gateway.url, gateway.token.filter(|t| !t.is_empty()))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let answer = runtime.block_on(client.send(&request))?;
+    let answer = runtime()?.block_on(client.send(&request))?;
     if gateway.json {
         println!("{}", answer.text);
     } else {
@@ -330,6 +395,14 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create the data directory {}", args.data_dir.display()))?;
     let mut settings = Settings::new(&args.data_dir);
+    if let Some(store) = &args.store {
+        settings.store = StoreLocation::parse(store, args.data_dir.clone()).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(node_id) = args.node_id.filter(|id| !id.trim().is_empty()) {
+        settings.node_id = node_id;
+    }
+    anyhow::ensure!(args.lease_ms >= 1_000, "--lease-ms must be at least 1000");
+    settings.lease_ms = args.lease_ms;
     settings.allow_http = args.allow_http;
     settings.guest_limits = args.limits.limits();
     settings.max_body_bytes = args.max_body_kb << 10;
@@ -357,6 +430,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         tokens.extend(extra);
     }
+    let (store, node) = (settings.store.describe(), settings.node_id.clone());
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let app = App::open(settings, tokens).await?;
@@ -365,7 +439,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let local = listener.local_addr()?;
         println!("hookgate listening on http://{local}");
-        tracing::info!(data_dir = %args.data_dir.display(), allow_http = args.allow_http, address = %local, "gateway started");
+        tracing::info!(store = %store, node = %node, data_dir = %args.data_dir.display(), allow_http = args.allow_http, address = %local, "gateway started");
         hookgate::serve(app, listener, shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok(())

@@ -480,6 +480,9 @@ pub struct Attempt {
     pub request: Option<SentRequest>,
     #[serde(default)]
     pub guest_logs: Vec<GuestLog>,
+    /// The gateway node that made the attempt (`--node-id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// The request of an attempt as the log shows it.

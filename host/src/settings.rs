@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::delivery::egress::EgressPolicy;
 use crate::runtime::GuestLimits;
-use crate::store::StoreLocation;
+use crate::store::{StoreLocation, StoreOptions};
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -36,6 +36,11 @@ pub struct Settings {
     pub header_timeout: Duration,
     /// A client must send a whole ingest request within this.
     pub ingest_timeout: Duration,
+    /// How long a claimed delivery stays this node's if it stops renewing the claim
+    /// (a shared store only).
+    pub lease_ms: u64,
+    /// This node's name in attempts and in the cluster's list of nodes.
+    pub node_id: String,
 }
 
 /// The largest request a delivery sends unless configured otherwise; `component run` builds
@@ -46,7 +51,7 @@ impl Settings {
     /// The settings of a gateway whose store is in `data_dir`.
     pub fn new(data_dir: impl Into<PathBuf>) -> Settings {
         Settings {
-            store: StoreLocation::Sled(data_dir.into().join("db")),
+            store: StoreLocation::Sled(Settings::sled_dir(&data_dir.into())),
             allow_http: false,
             guest_limits: GuestLimits::default(),
             max_body_bytes: 1 << 20,
@@ -60,6 +65,28 @@ impl Settings {
             retention: Duration::from_secs(14 * 24 * 3600),
             header_timeout: Duration::from_secs(10),
             ingest_timeout: Duration::from_secs(30),
+            lease_ms: StoreOptions::default().lease_ms,
+            node_id: default_node_id(),
         }
     }
+
+    /// Where the embedded store of a data directory is.
+    pub fn sled_dir(data_dir: &std::path::Path) -> PathBuf {
+        data_dir.join("db")
+    }
+
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions { cache_bytes: self.cache_bytes, lease_ms: self.lease_ms }
+    }
+}
+
+/// The host's name and the process id: unique among the nodes running now, and telling
+/// an operator where to look.
+pub fn default_node_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "hookgate".into());
+    format!("{host}-{}", std::process::id())
 }

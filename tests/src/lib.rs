@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde_json::{json, Value};
@@ -312,6 +312,10 @@ pub struct GatewayOpts {
     pub default_egress: bool,
     /// Extra environment variables.
     pub env: Vec<(String, String)>,
+    /// `--store URL`: a PostgreSQL database, for gateways that share one. Unset, the
+    /// gateway uses the embedded store, or under `HOOKGATE_TEST_STORE=postgres` a database
+    /// of its own (see [`store_of`]).
+    pub store: Option<String>,
 }
 
 impl GatewayOpts {
@@ -327,6 +331,60 @@ impl GatewayOpts {
         self.data_dir = Some(dir.into());
         self
     }
+    pub fn store(mut self, url: impl Into<String>) -> Self {
+        self.store = Some(url.into());
+        self
+    }
+}
+
+/// Whether this run puts every gateway on PostgreSQL (`HOOKGATE_TEST_STORE=postgres`, set
+/// by `tests/run.sh` for its second pass over the end-to-end suites).
+pub fn on_postgres() -> bool {
+    std::env::var("HOOKGATE_TEST_STORE").is_ok_and(|store| store == "postgres")
+}
+
+/// The test PostgreSQL server (`tests/postgres.sh`), as `postgres://postgres@127.0.0.1:PORT`.
+pub fn postgres_server() -> String {
+    std::env::var("HOOKGATE_TEST_POSTGRES").expect(
+        "HOOKGATE_TEST_POSTGRES is not set: this test needs PostgreSQL; run it through tests/run.sh, \
+         or start a throwaway server with `eval \"$(bash tests/postgres.sh start)\"`",
+    )
+}
+
+/// Creates the database `name` on the test server unless it exists; returns its URL.
+pub fn postgres_database(name: &str) -> String {
+    let server = postgres_server();
+    let exists = Command::new("psql")
+        .args(["-X", "-q", "-t", "-A", "-d", &format!("{server}/postgres")])
+        .args(["-c", &format!("SELECT 1 FROM pg_database WHERE datname = '{name}'")])
+        .output()
+        .expect("psql (tests/setup.sh installs it)");
+    assert!(exists.status.success(), "psql failed: {}", String::from_utf8_lossy(&exists.stderr));
+    if String::from_utf8_lossy(&exists.stdout).trim() != "1" {
+        let created = Command::new("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &format!("{server}/postgres")])
+            .args(["-c", &format!("CREATE DATABASE {name}")])
+            .output()
+            .expect("psql");
+        assert!(created.status.success(), "cannot create {name}: {}", String::from_utf8_lossy(&created.stderr));
+    }
+    format!("{server}/{name}")
+}
+
+/// A new, empty database on the test server.
+pub fn fresh_postgres_database() -> String {
+    let unique = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    postgres_database(&format!("hookgate_{}_{unique:x}", std::process::id()))
+}
+
+/// The store of a gateway started without `--store`: under `HOOKGATE_TEST_STORE=postgres`
+/// the database named after its data directory, so that a gateway started again on the
+/// same directory finds the same data, as it would on the embedded store.
+pub fn store_of(opts: &GatewayOpts, data_dir: &Path) -> Option<String> {
+    if opts.store.is_some() || !on_postgres() {
+        return opts.store.clone();
+    }
+    Some(postgres_database(&format!("hookgate_{}", &sha256_hex(data_dir.to_string_lossy().as_bytes())[..24])))
 }
 
 type Log = Arc<Mutex<Vec<String>>>;
@@ -405,6 +463,13 @@ impl Gateway {
             .arg("--allow-http")
             .args(if self.opts.default_egress { &[][..] } else { &["--allow-target-net", "127.0.0.0/8"][..] })
             .args(&self.opts.extra_args)
+            .args(match store_of(&self.opts, &self.data_dir) {
+                // A short lease, so that the deliveries a killed gateway held are taken over
+                // within the tests' deadlines (live claims are renewed, whatever the lease).
+                Some(url) if self.opts.extra_args.iter().any(|a| a == "--lease-ms") => vec!["--store".to_string(), url],
+                Some(url) => vec!["--store".to_string(), url, "--lease-ms".into(), "3000".into()],
+                None => vec![],
+            })
             .env("HOOKGATE_ADMIN_TOKEN", ADMIN_TOKEN)
             // Every gateway of a test run shares compiled components: each is compiled once.
             .env("HOOKGATE_COMPILE_CACHE", repo_root().join("target").join("hookgate-compile-cache"))

@@ -45,8 +45,9 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        // The database's own words stay in the log: they are not the client's business.
         tracing::error!("storage error: {e}");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage_error", e.to_string())
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage_error", "the gateway's store failed; its log says why")
     }
 }
 

@@ -74,6 +74,7 @@ impl Trace {
             response_excerpt: self.response_excerpt,
             request: self.request,
             guest_logs: self.guest_logs,
+            node: None,
         }
     }
 }

@@ -28,8 +28,12 @@ pub use client::HttpClients;
 use crate::store::{Claim, Claimed, Lane, StoreError};
 use crate::App;
 
-/// Longest the dispatcher sleeps without looking at the queue.
+/// Longest the dispatcher sleeps without looking at the queue, when the gateway owns it:
+/// its own appends and attempts wake it.
 const IDLE_POLL: Duration = Duration::from_secs(1);
+/// The same on a store other gateways share, whose appends wake no one here: how long a
+/// delivery queued by another node may wait before this one looks.
+const SHARED_IDLE_POLL: Duration = Duration::from_millis(200);
 
 /// The running delivery workers.
 pub struct Dispatcher {
@@ -45,6 +49,8 @@ struct Worker {
     gates: Arc<gate::Gates>,
     /// Where the next round over the lanes starts, so that no lane always goes first.
     turn: AtomicUsize,
+    /// Longest sleep between looks at the queue.
+    idle_poll: Duration,
 }
 
 /// An attempt let through its lane's gate, and the breaker policy to report its health to.
@@ -73,7 +79,8 @@ impl Dispatcher {
         let concurrency = app.settings.delivery_concurrency.max(1);
         let slots = Arc::new(Semaphore::new(concurrency));
         let (stop, stopped) = watch::channel(false);
-        let worker = Arc::new(Worker { clients, app, gates: Arc::default(), turn: AtomicUsize::new(0) });
+        let idle_poll = if app.store.shared() { SHARED_IDLE_POLL } else { IDLE_POLL };
+        let worker = Arc::new(Worker { clients, app, gates: Arc::default(), turn: AtomicUsize::new(0), idle_poll });
         let task = tokio::spawn(worker.run(slots.clone(), stopped));
         Dispatcher { task, stop, slots, concurrency }
     }
@@ -96,7 +103,7 @@ impl Worker {
                 Ok(wait) => wait,
                 Err(e) => {
                     tracing::error!("cannot take deliveries from the queue: {e}");
-                    IDLE_POLL
+                    self.idle_poll
                 }
             };
             tokio::select! {
@@ -125,12 +132,12 @@ impl Worker {
                     Step::Took => more.push(lane),
                     Step::Later(due) => next_due = next_due.min(due),
                     Step::Busy | Step::Empty => {}
-                    Step::NoSlot => return Ok(IDLE_POLL), // a finished attempt frees a slot and wakes us
+                    Step::NoSlot => return Ok(self.idle_poll), // a finished attempt frees a slot and wakes us
                 }
             }
             lanes = more;
         }
-        Ok(Duration::from_millis(next_due.saturating_sub(now)).min(IDLE_POLL))
+        Ok(Duration::from_millis(next_due.saturating_sub(now)).min(self.idle_poll))
     }
 
     async fn take_one(self: &Arc<Self>, lane: &Lane, now: u64, slots: &Arc<Semaphore>) -> Result<Step, StoreError> {
@@ -231,7 +238,9 @@ impl Worker {
             self.gates.record(&lane, &breaker, health(&tried.outcome), now_ms());
             drop(pass);
         }
-        delivery.attempts.push(tried.attempt);
+        let mut attempt = tried.attempt;
+        attempt.node = Some(self.app.settings.node_id.clone());
+        delivery.attempts.push(attempt);
         delivery.reason = None;
         let attempts = delivery.attempts.len() as u32;
         delivery.next_attempt_at_ms = None;

@@ -21,7 +21,8 @@ macro_rules! contract_tests {
     };
     (@each $open:path, $($check:ident),*) => {
         $(
-            #[tokio::test]
+            // Several threads: the blocking calls are made the way the gateway makes them.
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $check() {
                 let (store, alive) = $open().await;
                 $crate::store::contract::$check(&*store).await;
@@ -221,6 +222,7 @@ pub(crate) async fn failed_deliveries_are_queued_again(store: &dyn Store) {
         response_excerpt: None,
         request: None,
         guest_logs: vec![],
+        node: Some("n1".into()),
     });
     store.record(taken, failed).await.unwrap();
     assert_eq!(store.pending_count().await.unwrap(), 0);
@@ -245,21 +247,25 @@ pub(crate) async fn configuration_is_kept(store: &dyn Store) {
     assert!(!store.delete_event("orders").await.unwrap());
     assert!(store.event("orders").is_none());
 
-    let upload = |sha256, wasm, artifact_key, artifact| {
-        let upload = ComponentUpload { name: "auth", sha256, world: World::Authenticator, wasm, artifact_key, artifact };
-        store.add_component_version(&upload).unwrap()
-    };
-    let first = upload("abc", b"wasm", "abc:engine", b"code");
-    let second = upload("def", b"wasm2", "def:engine", b"code2");
-    assert_eq!((first.version, second.version), (1, 2));
-    let entry = store.component("auth").unwrap().expect("stored");
-    assert_eq!(entry.latest().map(|v| v.sha256.as_str()), Some("def"));
-    assert_eq!(store.components().unwrap().len(), 1);
-    assert_eq!(store.wasm("abc").unwrap().as_deref(), Some(&b"wasm"[..]));
-    assert_eq!(store.artifact("def:engine").unwrap().as_deref(), Some(&b"code2"[..]));
-    store.put_artifact("abc:other", b"more").unwrap();
-    assert_eq!(store.artifact("abc:other").unwrap().as_deref(), Some(&b"more"[..]));
+    // The blocking calls, off the async threads as the gateway makes them.
+    tokio::task::block_in_place(|| {
+        let upload = |sha256, wasm, artifact_key, artifact| {
+            let upload = ComponentUpload { name: "auth", sha256, world: World::Authenticator, wasm, artifact_key, artifact };
+            store.add_component_version(&upload).unwrap()
+        };
+        let first = upload("abc", b"wasm", "abc:engine", b"code");
+        let second = upload("def", b"wasm2", "def:engine", b"code2");
+        assert_eq!((first.version, second.version), (1, 2));
+        let entry = store.component("auth").unwrap().expect("stored");
+        assert_eq!(entry.latest().map(|v| v.sha256.as_str()), Some("def"));
+        assert_eq!(store.components().unwrap().len(), 1);
+        assert_eq!(store.wasm("abc").unwrap().as_deref(), Some(&b"wasm"[..]));
+        assert_eq!(store.artifact("def:engine").unwrap().as_deref(), Some(&b"code2"[..]));
+        store.put_artifact("abc:other", b"more").unwrap();
+        assert_eq!(store.artifact("abc:other").unwrap().as_deref(), Some(&b"more"[..]));
+    });
     assert!(store.delete_component("auth").await.unwrap());
     assert!(store.component("auth").unwrap().is_none());
-    assert_eq!(store.wasm("abc").unwrap().as_deref(), Some(&b"wasm"[..]), "the wasm stays");
+    let wasm = tokio::task::block_in_place(|| store.wasm("abc").unwrap());
+    assert_eq!(wasm.as_deref(), Some(&b"wasm"[..]), "the wasm stays");
 }

@@ -1,7 +1,8 @@
 //! Durable state behind one interface, [`Store`]: the configuration ([`ConfigStore`]), the
 //! message log ([`MessageLog`]) and the delivery queue ([`DeliveryQueue`]). The backend is
 //! chosen at start from [`StoreLocation`] by [`open`]; nothing outside this module names
-//! one. Today's backend is an embedded sled database (`sled/`).
+//! one. The backends: an embedded sled database that one gateway owns (`sled/`, the
+//! default), and a PostgreSQL database that several gateways share (`postgres/`).
 //!
 //! What every backend promises:
 //! - A write the API answers for is durable when its call returns: [`MessageLog::append`],
@@ -23,16 +24,18 @@
 //! Calls marked blocking are made from the blocking pool (component uploads and compiles
 //! run there); the others may be awaited anywhere.
 
+mod postgres;
 mod sled;
 
 #[cfg(test)]
 mod contract;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::secrets;
 use crate::model::{ComponentEntry, ComponentVersion, DeliveryRecord, DeliveryStatus, EventConfig, MessageRecord, World};
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +56,12 @@ pub enum StoreError {
     File { path: String, source: std::io::Error },
     #[error("cannot sync the store to disk: {0}")]
     Sync(std::io::Error),
+    /// The database's schema was migrated by a later hookgate than this one.
+    #[error("the database's schema is version {found}, newer than this hookgate knows ({known}): run a hookgate of that version or later")]
+    SchemaTooNew { found: i32, known: i32 },
+    /// `store copy` only fills an empty store.
+    #[error("the target store is not empty ({0}); copy into a new, empty database")]
+    NotEmpty(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -62,24 +71,164 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub enum StoreLocation {
     /// An embedded sled database in this directory, which one process owns.
     Sled(PathBuf),
+    /// A PostgreSQL database (`postgres://USER:PASS@HOST:PORT/DB`) that several gateways may
+    /// share; what each node keeps for itself (compiled components) goes in `local_dir`.
+    Postgres { url: String, local_dir: PathBuf },
 }
 
-/// Opens (or creates) the store at `location`, with at most `cache_bytes` of page cache
-/// where the backend keeps one. Starts the backend's own threads, if any.
-pub async fn open(location: &StoreLocation, cache_bytes: u64) -> Result<Arc<dyn Store>> {
-    match location {
-        StoreLocation::Sled(dir) => Ok(Arc::new(self::sled::SledStore::open(dir, cache_bytes)?)),
+impl StoreLocation {
+    /// `postgres://...` (or `postgresql://...`) names a PostgreSQL database; anything else
+    /// is refused, so that a typo never silently starts an empty embedded store.
+    pub fn parse(store: &str, local_dir: PathBuf) -> Result<StoreLocation, String> {
+        postgres_url(store).map(|url| StoreLocation::Postgres { url: url.to_string(), local_dir })
     }
+
+    /// Where the store is, for the log: a database URL without its password.
+    pub fn describe(&self) -> String {
+        match self {
+            StoreLocation::Sled(dir) => format!("sled in {}", dir.display()),
+            StoreLocation::Postgres { url, .. } => secrets::mask_userinfo(url),
+        }
+    }
+}
+
+/// `store` if it is a PostgreSQL URL.
+pub fn postgres_url(store: &str) -> Result<&str, String> {
+    if store.starts_with("postgres://") || store.starts_with("postgresql://") {
+        Ok(store)
+    } else {
+        Err(format!("`{}` is not a store: use postgres://USER:PASS@HOST:PORT/DB", secrets::mask_userinfo(store)))
+    }
+}
+
+/// How a store is opened: the parts of the settings a backend uses.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Page cache, where the backend keeps one (sled).
+    pub cache_bytes: u64,
+    /// How long a claim holds its delivery where several gateways share the queue; the
+    /// holder renews it while the attempt runs, so it only runs out when the holder died.
+    pub lease_ms: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { cache_bytes: 64 << 20, lease_ms: 30_000 }
+    }
+}
+
+/// Opens (or creates) the store at `location`. Starts the backend's own threads and tasks,
+/// if any; a PostgreSQL schema is migrated first.
+pub async fn open(location: &StoreLocation, options: &StoreOptions) -> Result<Arc<dyn Store>> {
+    match location {
+        StoreLocation::Sled(dir) => Ok(Arc::new(self::sled::SledStore::open(dir, options.cache_bytes)?)),
+        StoreLocation::Postgres { url, local_dir } => {
+            Ok(Arc::new(self::postgres::PgStore::open(url, local_dir, options).await?))
+        }
+    }
+}
+
+/// Brings a PostgreSQL database's schema up to date, and says from which version to which.
+pub async fn migrate(url: &str) -> Result<(i32, i32)> {
+    self::postgres::migrate_only(url).await
+}
+
+/// What [`copy`] copied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Copied {
+    pub events: usize,
+    pub components: usize,
+    pub messages: usize,
+    /// Deliveries still pending, which the target's gateways deliver.
+    pub pending: usize,
+}
+
+/// Copies everything of the sled store in `from` (it must not be in use) into the empty
+/// PostgreSQL database at `to`: events, components with their wasm, and every message with
+/// its body, deliveries, attempts, schedule and idempotency key. A node that then serves
+/// from `to` delivers what was pending. `local_dir` is the node's own directory.
+pub async fn copy(from: &Path, to: &str, local_dir: &Path) -> Result<Copied> {
+    const PAGE: usize = 500;
+    let source = self::sled::SledStore::open(from, StoreOptions::default().cache_bytes)?;
+    let target = self::postgres::PgStore::open(to, local_dir, &StoreOptions::default()).await?;
+    if let Some(contents) = target.describe_contents().await? {
+        return Err(StoreError::NotEmpty(contents));
+    }
+    let events = source.events();
+    let mut components = Vec::new();
+    for entry in source.components()? {
+        let mut wasm = Vec::new();
+        for version in &entry.versions {
+            let bytes = source.wasm(&version.sha256)?.ok_or_else(|| StoreError::Corrupt {
+                what: "component",
+                reason: format!("the wasm of {}@{} is missing", entry.name, version.version),
+            })?;
+            wasm.push((version.sha256.clone(), bytes));
+        }
+        components.push((entry, wasm));
+    }
+    target.import_config(&events, &components).await?;
+    let mut copied = Copied { events: events.len(), components: components.len(), ..Copied::default() };
+    let mut query = MessageQuery::default();
+    loop {
+        let ids = source.message_ids(&query, PAGE).await?;
+        let mut batch = Vec::with_capacity(ids.len());
+        for id in &ids {
+            // Read between pages, a message may be gone: it was pruned, nothing to copy.
+            let Some((message, body)) = source.message_with_body(id).await? else { continue };
+            let deliveries = source.deliveries_of(id).await?;
+            copied.pending += deliveries.iter().filter(|d| d.status == DeliveryStatus::Pending).count();
+            batch.push((message, body, deliveries));
+        }
+        target.import_messages(&batch).await?;
+        copied.messages += batch.len();
+        match ids.last() {
+            Some(last) if ids.len() == PAGE => query.before = Some(last.clone()),
+            _ => break,
+        }
+    }
+    source.close().await?;
+    Ok(copied)
 }
 
 /// The gateway's durable state.
 #[async_trait]
-pub trait Store: ConfigStore + MessageLog + DeliveryQueue {
+pub trait Store: ConfigStore + MessageLog + DeliveryQueue + Cluster {
     /// Bytes the store takes on disk.
     async fn size_bytes(&self) -> Result<u64>;
 
     /// Makes every write so far durable (at shutdown).
     async fn close(&self) -> Result<()>;
+
+    /// Whether other gateways may share this store: they then find each other's work
+    /// only by looking, so the dispatcher looks more often.
+    fn shared(&self) -> bool;
+}
+
+/// The gateways that use the store.
+#[async_trait]
+pub trait Cluster: Send + Sync {
+    /// Says that `node` is alive (at start and then every second).
+    async fn heartbeat(&self, node: &NodeInfo) -> Result<()>;
+
+    /// Every node that ever heartbeated, with when it was last seen, by id.
+    async fn nodes(&self) -> Result<Vec<NodeSeen>>;
+}
+
+/// A gateway process, as it introduces itself.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodeInfo {
+    pub id: String,
+    /// Unix ms.
+    pub started_at_ms: u64,
+    pub version: String,
+}
+
+/// A node and when it last heartbeated (Unix ms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeSeen {
+    pub node: NodeInfo,
+    pub last_seen_at_ms: u64,
 }
 
 /// Events and components.

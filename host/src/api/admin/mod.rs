@@ -1,5 +1,6 @@
 //! `/v1/admin/...`: components, events and the delivery log, behind a bearer token.
 
+mod cluster;
 mod components;
 mod events;
 mod messages;
@@ -22,6 +23,7 @@ use crate::{AdminScope, AdminToken, App};
 
 pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
     Router::new()
+        .merge(cluster::routes())
         .merge(components::routes())
         .merge(events::routes())
         .merge(messages::routes())

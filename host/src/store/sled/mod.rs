@@ -47,7 +47,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{
-    Claim, Claimed, ComponentUpload, ConfigStore, DeliveryQueue, Inserted, Lane, MessageLog, MessageQuery, NewMessage,
+    Claim, Claimed, Cluster, ComponentUpload, ConfigStore, NodeInfo, NodeSeen, DeliveryQueue, Inserted, Lane, MessageLog, MessageQuery, NewMessage,
     Result, Store, StoreError,
 };
 use crate::model::{ComponentEntry, ComponentVersion, DeliveryRecord, EventConfig, MessageRecord};
@@ -72,13 +72,15 @@ impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
 pub struct SledStore {
     db: Arc<Database>,
     committer: Committer,
+    /// The gateway that owns the database, once it said so.
+    node: std::sync::Mutex<Option<NodeSeen>>,
 }
 
 impl SledStore {
     /// Opens (or creates) the database in `dir` and starts its writer.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<SledStore> {
         let db = Arc::new(Database::open(dir, cache_bytes)?);
-        Ok(SledStore { committer: Committer::start(db.clone())?, db })
+        Ok(SledStore { committer: Committer::start(db.clone())?, db, node: std::sync::Mutex::new(None) })
     }
 
     /// Runs `write`, then makes it durable.
@@ -97,6 +99,24 @@ impl Store for SledStore {
 
     async fn close(&self) -> Result<()> {
         self.db.clone().flush().await
+    }
+
+    fn shared(&self) -> bool {
+        false
+    }
+}
+
+/// One process owns the database, so the cluster is that process, known from memory.
+#[async_trait]
+impl Cluster for SledStore {
+    async fn heartbeat(&self, node: &NodeInfo) -> Result<()> {
+        let seen = NodeSeen { node: node.clone(), last_seen_at_ms: crate::model::now_ms() };
+        *self.node.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(seen);
+        Ok(())
+    }
+
+    async fn nodes(&self) -> Result<Vec<NodeSeen>> {
+        Ok(self.node.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned().collect())
     }
 }
 
