@@ -28,6 +28,14 @@ pub async fn new_database(server: &str, tag: &str) -> Result<String> {
     Ok(format!("{base}/{name}"))
 }
 
+async fn drop_database(server: &str, store: &str) -> Result<()> {
+    let (client, connection) = tokio_postgres::connect(server, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let name = store.rsplit('/').next().unwrap_or_default();
+    client.batch_execute(&format!("DROP DATABASE {name}")).await.context("cannot drop a bench database")?;
+    Ok(())
+}
+
 /// CPU seconds of every PostgreSQL process on the machine (the server and its backends).
 fn postgres_cpu_s() -> f64 {
     let Ok(entries) = std::fs::read_dir("/proc") else { return 0.0 };
@@ -111,6 +119,8 @@ async fn measure(ctx: &Ctx, nodes: usize) -> Result<Measured> {
     for gw in gateways {
         ctx.stop(gw)?;
     }
+    // Dropped, so that vacuuming it does not count against the next measurement.
+    drop_database(server, &store).await?;
     Ok(Measured {
         accepts_per_s: ingest.per_s(),
         deliveries_per_s: seen.len() as f64 / (last - started).as_secs_f64().max(1e-9),

@@ -190,7 +190,11 @@ impl Worker {
     /// entry is dropped as stale (or handed back when the store cannot tell).
     async fn pending_delivery(&self, claim: &Claimed) -> Option<DeliveryRecord> {
         let store = &self.app.store;
-        match store.delivery(&claim.entry.delivery_key).await {
+        let read = match &claim.delivery {
+            Some(delivery) => Ok(Some(delivery.as_ref().clone())),
+            None => store.delivery(&claim.entry.delivery_key).await,
+        };
+        match read {
             Ok(Some(d)) if claim.entry.is_live_for(&d) => return Some(d),
             Ok(_) => {
                 if let Err(e) = store.discard(claim.clone()).await {

@@ -315,7 +315,10 @@ pub trait MessageLog: Send + Sync {
 /// The deliveries waiting for an attempt, by [`Lane`], each lane in due order.
 #[async_trait]
 pub trait DeliveryQueue: Send + Sync {
-    /// The lanes with unclaimed deliveries, each with the due time of its head.
+    /// The lanes with unclaimed deliveries, each with the due time of its head. A backend
+    /// that several gateways share may answer from a copy up to 100 ms old: a lane that
+    /// emptied meanwhile is harmless (its claim finds nothing), and lanes queued by this
+    /// gateway are always in it.
     async fn lanes(&self) -> Result<Vec<(Lane, u64)>>;
 
     /// Claims the head of `lane` if it is due at `now_ms`.
@@ -449,7 +452,7 @@ pub enum Claim {
 }
 
 /// A queue entry claimed for one attempt; hand it back to the store whatever happens.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Claimed {
     pub entry: QueueEntry,
     /// Until when (Unix ms) no one else can claim the entry; `u64::MAX` where one process
@@ -458,4 +461,7 @@ pub struct Claimed {
     /// The backend's own mark on the claim: where the sled backend keeps the entry, the
     /// lease's id in a shared database.
     pub(in crate::store) token: u64,
+    /// The claimed delivery, when the backend read it with the claim (PostgreSQL), so that
+    /// the attempt need not read it again.
+    pub delivery: Option<Box<DeliveryRecord>>,
 }

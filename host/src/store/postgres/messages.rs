@@ -1,99 +1,25 @@
 //! The message log: appends committed in groups, reads, the log's pages, pruning.
 //!
-//! A 202 waits for its message's commit. Committing each message alone would cost a WAL
-//! flush per message; the appenders instead take every append waiting when they start a
-//! transaction (up to [`MAX_GROUP`]) and commit them together, and [`APPENDERS`] of them
-//! run at once, so one group is written while the next gathers.
+//! A 202 waits for its message's commit, which it shares with the others of its group
+//! (`group.rs`).
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use deadpool_postgres::{GenericClient, Pool};
-use tokio::sync::{mpsc, oneshot, Mutex};
-use tokio::task::JoinHandle;
 
+use super::group::Group;
 use super::{decode, encode, split_key};
 use crate::model::{new_message_id, DeliveryRecord, DeliveryStatus, MessageRecord};
-use crate::store::{Inserted, MessageQuery, NewMessage, Result, StoreError, IDEMPOTENCY_WINDOW_MS};
+use crate::store::{Inserted, MessageQuery, NewMessage, Result, IDEMPOTENCY_WINDOW_MS};
 
 /// Appends in one transaction at most.
 const MAX_GROUP: usize = 512;
 /// Transactions in flight at once.
 const APPENDERS: usize = 4;
 
-struct Append {
-    message: NewMessage,
-    done: oneshot::Sender<Result<Inserted>>,
-}
-
-/// The appenders; they stop when this is dropped (the channel closes).
-pub(super) struct Appender {
-    sender: mpsc::Sender<Append>,
-    tasks: Vec<JoinHandle<()>>,
-}
-
-impl Drop for Appender {
-    fn drop(&mut self) {
-        self.tasks.iter().for_each(JoinHandle::abort);
-    }
-}
-
-impl Appender {
-    pub(super) fn start(pool: Pool) -> Appender {
-        let (sender, receiver) = mpsc::channel::<Append>(4 * MAX_GROUP);
-        // Shared: whichever appender is free gathers the next group.
-        let receiver = Arc::new(Mutex::new(receiver));
-        let tasks = (0..APPENDERS)
-            .map(|_| {
-                let (pool, receiver) = (pool.clone(), receiver.clone());
-                tokio::spawn(async move {
-                    while let Some(group) = gather(&receiver).await {
-                        commit_group(&pool, group).await;
-                    }
-                })
-            })
-            .collect();
-        Appender { sender, tasks }
-    }
-
-    pub(super) async fn append(&self, message: NewMessage) -> Result<Inserted> {
-        let (done, answer) = oneshot::channel();
-        let stopped = || StoreError::Backend("the store is closing".into());
-        self.sender.send(Append { message, done }).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
-    }
-}
-
-/// Waits for an append, then takes those already waiting behind it.
-async fn gather(receiver: &Mutex<mpsc::Receiver<Append>>) -> Option<Vec<Append>> {
-    let mut receiver = receiver.lock().await;
-    let first = receiver.recv().await?;
-    let mut group = vec![first];
-    while group.len() < MAX_GROUP {
-        match receiver.try_recv() {
-            Ok(next) => group.push(next),
-            Err(_) => break,
-        }
-    }
-    Some(group)
-}
-
-async fn commit_group(pool: &Pool, group: Vec<Append>) {
-    let (messages, answers): (Vec<NewMessage>, Vec<_>) = group.into_iter().map(|a| (a.message, a.done)).unzip();
-    match insert(pool, messages).await {
-        Ok(outcomes) => {
-            for (answer, outcome) in answers.into_iter().zip(outcomes) {
-                let _ = answer.send(Ok(outcome));
-            }
-        }
-        Err(e) => {
-            tracing::error!("cannot store {} messages: {e}", answers.len());
-            let reason = e.to_string();
-            for answer in answers {
-                let _ = answer.send(Err(StoreError::Backend(reason.clone())));
-            }
-        }
-    }
+/// The appenders: each 202 waits for its group's commit.
+pub(super) fn appender(pool: Pool) -> Group<NewMessage, Inserted> {
+    Group::start(pool, APPENDERS, MAX_GROUP, |pool, messages| async move { insert(&pool, messages).await })
 }
 
 /// Stores a group of new messages in one transaction; what became of each.

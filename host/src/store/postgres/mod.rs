@@ -15,6 +15,7 @@
 //! compiled code belongs to the engine that made it.
 
 mod config;
+mod group;
 mod messages;
 mod queue;
 mod schema;
@@ -60,8 +61,14 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 
 pub struct PgStore {
     pool: Pool,
+    /// For the writes a crash may undo ([`Commit::Lazy`]).
+    lazy_pool: Pool,
+    /// The lanes with pending deliveries as last read, and those this node queued since.
+    lanes: std::sync::Mutex<queue::LanesSeen>,
     config: Arc<config::ConfigCache>,
-    appender: messages::Appender,
+    appender: group::Group<NewMessage, Inserted>,
+    /// Attempt outcomes, committed in groups too.
+    recorder: group::Group<(Claimed, DeliveryRecord), ()>,
     leases: queue::Leases,
     compiled_dir: PathBuf,
     /// Runs the blocking calls' queries (they come from the blocking pool).
@@ -76,17 +83,33 @@ impl Drop for PgStore {
     }
 }
 
+/// How a pool's connections commit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Commit {
+    /// A commit waits for the WAL flush: for every write the API answers for.
+    Durable,
+    /// A commit does not wait for the flush (`synchronous_commit = off`): for claims,
+    /// hand-backs, renewals and heartbeats, which a database crash may undo harmlessly (an
+    /// undone claim is claimable again: delivery is at least once anyway). It spares a
+    /// flush per claim.
+    Lazy,
+}
+
 /// Connects a pool; nothing is opened until the first use.
-fn pool(url: &str) -> Result<Pool> {
+fn pool(url: &str, commit: Commit) -> Result<Pool> {
     let unusable = |reason: String| StoreError::Open { path: super::secrets::mask_userinfo(url), reason };
-    let config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| unusable(e.to_string()))?;
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| unusable(e.to_string()))?;
+    if commit == Commit::Lazy {
+        let options = config.get_options().map_or(String::new(), |o| format!("{o} "));
+        config.options(format!("{options}-c synchronous_commit=off"));
+    }
     let manager = Manager::from_config(config, tokio_postgres::NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     Pool::builder(manager).max_size(POOL_SIZE).build().map_err(|e| unusable(e.to_string()))
 }
 
 /// Migrates the schema of the database at `url` and does nothing else.
 pub async fn migrate_only(url: &str) -> Result<(i32, i32)> {
-    let pool = pool(url)?;
+    let pool = pool(url, Commit::Durable)?;
     let mut client = pool.get().await?;
     schema::migrate(&mut client).await
 }
@@ -95,7 +118,7 @@ impl PgStore {
     /// Connects, migrates the schema, loads the configuration and starts the background
     /// tasks (appenders, lease renewal, configuration watcher).
     pub async fn open(url: &str, local_dir: &Path, options: &StoreOptions) -> Result<PgStore> {
-        let pool = pool(url)?;
+        let (pool, lazy_pool) = (pool(url, Commit::Durable)?, pool(url, Commit::Lazy)?);
         {
             let mut client = pool.get().await?;
             let (from, to) = schema::migrate(&mut client).await?;
@@ -110,8 +133,11 @@ impl PgStore {
             .map_err(|source| StoreError::File { path: compiled_dir.display().to_string(), source })?;
         let watcher = tokio::spawn(watch_config(pool.clone(), config.clone()));
         Ok(PgStore {
-            appender: messages::Appender::start(pool.clone()),
-            leases: queue::Leases::start(pool.clone(), options.lease_ms),
+            appender: messages::appender(pool.clone()),
+            recorder: queue::recorder(pool.clone()),
+            leases: queue::Leases::start(lazy_pool.clone(), options.lease_ms),
+            lanes: std::sync::Mutex::default(),
+            lazy_pool,
             runtime: tokio::runtime::Handle::current(),
             compiled_dir,
             watcher,
@@ -205,9 +231,9 @@ impl Store for PgStore {
         Ok(size as u64)
     }
 
-    /// Everything is committed already; the appenders stop with the store.
+    /// Everything is committed already; claims not handed out go back to the queue.
     async fn close(&self) -> Result<()> {
-        Ok(())
+        self.leases.hand_back_waiting(&self.lazy_pool).await
     }
 
     fn shared(&self) -> bool {
@@ -218,7 +244,7 @@ impl Store for PgStore {
 #[async_trait]
 impl Cluster for PgStore {
     async fn heartbeat(&self, node: &NodeInfo) -> Result<()> {
-        let client = self.pool.get().await?;
+        let client = self.lazy_pool.get().await?;
         client
             .execute(
                 "INSERT INTO hookgate_nodes (id, started_at_ms, last_seen_at_ms, version) VALUES ($1, $2, hookgate_now_ms(), $3)
@@ -310,7 +336,17 @@ impl ConfigStore for PgStore {
 #[async_trait]
 impl MessageLog for PgStore {
     async fn append(&self, message: NewMessage) -> Result<Inserted> {
-        self.appender.append(message).await
+        let lanes: Vec<(Lane, u64)> = message
+            .deliveries
+            .iter()
+            .filter(|d| d.status == crate::model::DeliveryStatus::Pending)
+            .map(|d| (Lane { event_id: message.message.event_id.clone(), target_id: d.target.clone() }, d.next_attempt_at_ms.unwrap_or(0)))
+            .collect();
+        let inserted = self.appender.submit(message).await?;
+        if matches!(inserted, Inserted::New(_)) {
+            queue::LanesSeen::queued(&self.lanes, lanes);
+        }
+        Ok(inserted)
     }
 
     async fn message(&self, id: &str) -> Result<Option<MessageRecord>> {
@@ -345,23 +381,24 @@ impl MessageLog for PgStore {
 #[async_trait]
 impl DeliveryQueue for PgStore {
     async fn lanes(&self) -> Result<Vec<(Lane, u64)>> {
-        queue::lanes(&self.pool).await
+        queue::LanesSeen::lanes(&self.lanes, &self.pool).await
     }
 
     async fn claim_due(&self, lane: &Lane, now_ms: u64) -> Result<Claim> {
-        self.leases.claim_due(&self.pool, lane, now_ms).await
+        self.leases.claim_due(&self.lazy_pool, lane, now_ms).await
     }
 
     async fn record(&self, claim: Claimed, delivery: DeliveryRecord) -> Result<()> {
-        self.leases.record(&self.pool, claim, delivery).await
+        self.leases.let_go(&claim);
+        self.recorder.submit((claim, delivery)).await
     }
 
     async fn release(&self, claim: Claimed) -> Result<()> {
-        self.leases.release(&self.pool, claim).await
+        self.leases.release(&self.lazy_pool, claim).await
     }
 
     async fn discard(&self, claim: Claimed) -> Result<()> {
-        self.leases.discard(&self.pool, claim).await
+        self.leases.discard(&self.lazy_pool, claim).await
     }
 
     async fn requeue_failed(&self, message_id: &str, now_ms: u64) -> Result<usize> {
@@ -416,7 +453,10 @@ pub(crate) mod tests {
     async fn fresh() -> (Arc<dyn Store>, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let url = fresh_database().await;
-        let store = PgStore::open(&url, dir.path(), &StoreOptions::default()).await.unwrap();
+        // The checks move time on by up to a minute; a claim holds for longer (in real time,
+        // its holder would renew it).
+        let options = StoreOptions { lease_ms: 3_600_000, ..StoreOptions::default() };
+        let store = PgStore::open(&url, dir.path(), &options).await.unwrap();
         (Arc::new(store), dir)
     }
 

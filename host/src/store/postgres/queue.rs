@@ -1,24 +1,43 @@
-//! The delivery queue: a pending delivery's row is its queue entry (`due_ms`), and a
-//! claim is a lease on that row. Claims take the head of a lane with `FOR UPDATE SKIP
-//! LOCKED`, so nodes claiming at once never wait for each other nor take the same row; a
-//! lease runs on the database's clock, and its holder renews it while the attempt runs
-//! ([`Leases`]), so it only runs out when the holder died: then any node may claim the
-//! delivery again.
+//! The delivery queue: a pending delivery's row is its queue entry, and a claim is a lease
+//! on that row. Claiming moves the row's due time to when the lease runs out and marks it
+//! with the claim's token; recording the attempt (or handing the claim back) sets the due
+//! time to the next attempt and clears the mark. So a delivery whose node died is due again
+//! when its lease runs out, and no query has to step over leased rows. The holder renews
+//! its leases every third of `--lease-ms` while it holds them ([`Leases`]).
+//!
+//! Claims are taken a few at a time per lane ([`CLAIM_BATCH`]) with `FOR UPDATE SKIP LOCKED`,
+//! so nodes claiming at once never wait for each other nor take the same row, and a busy
+//! lane costs one claiming statement per batch rather than per delivery. The rows are read
+//! whole with the claim: the attempt does not read its delivery again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use tokio::task::JoinHandle;
 
+use super::group::Group;
 use super::{decode, encode, messages, split_key};
-use crate::model::{DeliveryRecord, DeliveryStatus};
+use crate::model::{now_ms, DeliveryRecord, DeliveryStatus};
 use crate::store::{delivery_key, Claim, Claimed, Lane, QueueEntry, Result};
 
-/// The claims this node holds, renewed every third of the lease.
+/// Deliveries claimed at once from one lane.
+const CLAIM_BATCH: i64 = 16;
+
+/// What this node holds: claims handed to the dispatcher, and claims taken but not yet
+/// handed out, by lane.
+#[derive(Default)]
+struct Held {
+    /// Every claim not yet recorded or handed back, by token: what the renewer renews.
+    leased: HashMap<u64, (String, String, u64)>,
+    /// Claimed, not yet handed out, in due order.
+    waiting: HashMap<Lane, VecDeque<Claimed>>,
+}
+
+/// The claims this node holds, renewed every third of the lease; stopped on drop.
 pub(super) struct Leases {
-    held: Arc<Mutex<HashMap<u64, (String, String)>>>,
+    held: Arc<Mutex<Held>>,
     lease_ms: u64,
     renewer: JoinHandle<()>,
 }
@@ -29,61 +48,259 @@ impl Drop for Leases {
     }
 }
 
+fn lock(held: &Mutex<Held>) -> std::sync::MutexGuard<'_, Held> {
+    // Every change is a single insert or remove: a poisoned lock still holds whole maps.
+    held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Leases {
     pub(super) fn start(pool: Pool, lease_ms: u64) -> Leases {
-        let held: Arc<Mutex<HashMap<u64, (String, String)>>> = Arc::default();
+        let held: Arc<Mutex<Held>> = Arc::default();
         let renewer = tokio::spawn(renew(pool, held.clone(), lease_ms));
         Leases { held, lease_ms, renewer }
     }
 
-    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (String, String)>> {
-        // Only inserts and removes: a poisoned map is still a whole one.
-        self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Stops renewing a claim: its outcome is being recorded, or it is handed back.
+    pub(super) fn let_go(&self, claim: &Claimed) {
+        let (message_id, _) = split_key(&claim.entry.delivery_key);
+        lock(&self.held).leased.remove(&claim_id(claim.token, message_id));
     }
 
-    fn hold(&self, token: u64, message_id: &str, target: &str) {
-        self.held().insert(token, (message_id.to_string(), target.to_string()));
+    /// The earliest due, unclaimed delivery of `lane`: from the batch this node claimed
+    /// before, else from a new batch.
+    pub(super) async fn claim_due(&self, pool: &Pool, lane: &Lane, now_ms: u64) -> Result<Claim> {
+        if let Some(claimed) = lock(&self.held).waiting.get_mut(lane).and_then(VecDeque::pop_front) {
+            return Ok(Claim::Taken(claimed));
+        }
+        let client = pool.get().await?;
+        let lease_until = now_ms + self.lease_ms;
+        let token = rand::random::<u64>() >> 1; // positive as a bigint; 0 means unclaimed
+        let statement = client
+            .prepare_cached(
+                "UPDATE hookgate_deliveries d SET due_ms = $4, lease_token = $5
+                 FROM (SELECT message_id, target, due_ms FROM hookgate_deliveries
+                       WHERE event_id = $1 AND target = $2 AND due_ms IS NOT NULL AND due_ms <= $3
+                       ORDER BY due_ms, message_id LIMIT $6 FOR UPDATE SKIP LOCKED) head
+                 WHERE d.message_id = head.message_id AND d.target = head.target
+                 RETURNING d.message_id, d.record",
+            )
+            .await?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+            [&lane.event_id, &lane.target_id, &(now_ms as i64), &(lease_until as i64), &(token as i64), &CLAIM_BATCH];
+        let rows = client.query(&statement, &params).await?;
+        if rows.is_empty() {
+            return self.head(pool, lane, now_ms).await;
+        }
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let delivery: DeliveryRecord = decode("delivery", row.get::<_, &str>(1))?;
+            let message_id: String = row.get(0);
+            let entry = QueueEntry {
+                // The schedule the claim took it from: what a handed-back claim restores.
+                due_ms: delivery.next_attempt_at_ms.unwrap_or(0),
+                delivery_key: delivery_key(&message_id, &lane.target_id),
+                event_id: lane.event_id.clone(),
+            };
+            claimed.push(Claimed { entry, lease_until_ms: lease_until, token, delivery: Some(Box::new(delivery)) });
+        }
+        // One token for the batch: each row is still told apart by its key.
+        claimed.sort_by(|a, b| (a.entry.due_ms, &a.entry.delivery_key).cmp(&(b.entry.due_ms, &b.entry.delivery_key)));
+        let mut held = lock(&self.held);
+        for claim in &claimed {
+            let (message_id, target) = split_key(&claim.entry.delivery_key);
+            held.leased.insert(claim_id(token, message_id), (message_id.to_string(), target.to_string(), token));
+        }
+        let mut claimed = VecDeque::from(claimed);
+        let first = claimed.pop_front();
+        held.waiting.entry(lane.clone()).or_default().extend(claimed);
+        Ok(first.map_or(Claim::Empty, Claim::Taken))
     }
 
-    fn let_go(&self, token: u64) {
-        self.held().remove(&token);
+    /// What the head of a lane is when nothing is due: the earliest unclaimed due time.
+    async fn head(&self, pool: &Pool, lane: &Lane, now_ms: u64) -> Result<Claim> {
+        let client = pool.get().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT min(due_ms) FROM hookgate_deliveries
+                 WHERE event_id = $1 AND target = $2 AND due_ms IS NOT NULL AND lease_token = 0",
+            )
+            .await?;
+        let due: Option<i64> = client.query_one(&statement, &[&lane.event_id, &lane.target_id]).await?.get(0);
+        Ok(match due {
+            Some(due) if due as u64 > now_ms => Claim::NotDue(due as u64),
+            // Nothing unclaimed, or a head another node is claiming right now.
+            _ => Claim::Empty,
+        })
+    }
+
+    /// Hands a claim back: due again at the time it was claimed from.
+    pub(super) async fn release(&self, pool: &Pool, claim: Claimed) -> Result<()> {
+        let due = claim.entry.due_ms as i64;
+        self.end(pool, claim, Some(due)).await
+    }
+
+    /// Takes the delivery out of the queue: its record does not wait for this attempt.
+    pub(super) async fn discard(&self, pool: &Pool, claim: Claimed) -> Result<()> {
+        self.end(pool, claim, None).await
+    }
+
+    async fn end(&self, pool: &Pool, claim: Claimed, due_ms: Option<i64>) -> Result<()> {
+        self.let_go(&claim);
+        let (message_id, target) = split_key(&claim.entry.delivery_key);
+        let client = pool.get().await?;
+        let statement = client
+            .prepare_cached(
+                "UPDATE hookgate_deliveries SET due_ms = $4, lease_token = 0
+                 WHERE message_id = $1 AND target = $2 AND lease_token = $3",
+            )
+            .await?;
+        client.execute(&statement, &[&message_id, &target, &(claim.token as i64), &due_ms]).await?;
+        Ok(())
+    }
+
+    /// Hands back every claim not handed out yet (at shutdown), so the other nodes need not
+    /// wait for their leases to run out.
+    pub(super) async fn hand_back_waiting(&self, pool: &Pool) -> Result<()> {
+        let waiting: Vec<Claimed> = lock(&self.held).waiting.drain().flat_map(|(_, claims)| claims).collect();
+        for claim in waiting {
+            self.release(pool, claim).await?;
+        }
+        Ok(())
     }
 }
 
-async fn renew(pool: Pool, held: Arc<Mutex<HashMap<u64, (String, String)>>>, lease_ms: u64) {
+/// Outcomes recorded in one transaction at most.
+const MAX_RECORDS: usize = 256;
+
+/// The recorders: an attempt's outcome is durable when `record` returns, and shares its
+/// commit with the others of its group.
+pub(super) fn recorder(pool: Pool) -> Group<(Claimed, DeliveryRecord), ()> {
+    Group::start(pool, 2, MAX_RECORDS, |pool, outcomes| async move { record(&pool, outcomes).await })
+}
+
+/// Writes the outcomes whose claims still hold their rows, ending the claims, and flags the
+/// messages of failed deliveries for the log's `status=failed`: one statement per outcome,
+/// pipelined in one transaction, so the group shares one commit and each row is found by
+/// its key.
+async fn record(pool: &Pool, outcomes: Vec<(Claimed, DeliveryRecord)>) -> Result<Vec<()>> {
+    let mut client = pool.get().await?;
+    let transaction = client.transaction().await?;
+    let statement = transaction
+        .prepare_cached(
+            "WITH recorded AS (
+                UPDATE hookgate_deliveries SET due_ms = $3, record = $4, lease_token = 0
+                WHERE message_id = $1 AND target = $2 AND lease_token = $5
+                RETURNING message_id),
+             flagged AS (
+                UPDATE hookgate_messages SET failed = true
+                WHERE $6 AND NOT failed AND id IN (SELECT message_id FROM recorded))
+             SELECT count(*) FROM recorded",
+        )
+        .await?;
+    let rows: Vec<_> = outcomes
+        .iter()
+        .map(|(claim, delivery)| {
+            let (message_id, target) = split_key(&claim.entry.delivery_key);
+            (message_id, target, messages::due(delivery), encode(delivery), claim.token as i64, messages::ever_failed(delivery))
+        })
+        .collect();
+    let updates = rows.iter().map(|(message_id, target, due, record, token, failed)| {
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [message_id, target, due, record, token, failed];
+        let (transaction, statement) = (&transaction, &statement);
+        async move { transaction.query_one(statement, &params).await.map(|row| row.get::<_, i64>(0) > 0) }
+    });
+    let recorded = futures_util::future::try_join_all(updates).await?;
+    transaction.commit().await?;
+    for ((claim, _), recorded) in outcomes.iter().zip(recorded) {
+        if !recorded {
+            tracing::warn!(
+                delivery = %claim.entry.delivery_key,
+                "the claim ran out before the attempt was recorded (this node could not renew it for longer than \
+                 --lease-ms); another node owns the delivery now, and this attempt is not in its log"
+            );
+        }
+    }
+    Ok(vec![(); outcomes.len()])
+}
+
+/// A claim's own key in [`Held::leased`]: a batch shares one token.
+fn claim_id(token: u64, message_id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (token, message_id).hash(&mut hasher);
+    hasher.finish()
+}
+
+async fn renew(pool: Pool, held: Arc<Mutex<Held>>, lease_ms: u64) {
     let mut tick = tokio::time::interval(Duration::from_millis((lease_ms / 3).max(10)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         let (mut messages, mut targets, mut tokens) = (Vec::new(), Vec::new(), Vec::new());
-        for (token, (message, target)) in held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter() {
+        for (message, target, token) in lock(&held).leased.values() {
             messages.push(message.clone());
             targets.push(target.clone());
             tokens.push(*token as i64);
         }
-        if tokens.is_empty() {
+        if messages.is_empty() {
             continue;
         }
         let renewed = async {
             let client = pool.get().await?;
             client
                 .execute(
-                    "UPDATE hookgate_deliveries d SET lease_until_ms = hookgate_now_ms() + $1
+                    "UPDATE hookgate_deliveries d SET due_ms = $1
                      FROM unnest($2::text[], $3::text[], $4::int8[]) AS c(message_id, target, token)
                      WHERE d.message_id = c.message_id AND d.target = c.target AND d.lease_token = c.token",
-                    &[&(lease_ms as i64), &messages, &targets, &tokens],
+                    &[&((now_ms() + lease_ms) as i64), &messages, &targets, &tokens],
                 )
                 .await?;
             Ok::<_, crate::store::StoreError>(())
         };
         if let Err(e) = renewed.await {
-            tracing::warn!("cannot renew the leases of {} attempts in flight: {e}", tokens.len());
+            tracing::warn!("cannot renew the claims of {} deliveries: {e}", messages.len());
+        }
+    }
+}
+
+/// The lanes with pending deliveries, read at most every [`LANES_FRESH`]: the dispatcher
+/// asks after every attempt, and the answer changes far less often. Lanes this node queued
+/// since are added at once; another node's new lane is seen on the next read.
+#[derive(Default)]
+pub(super) struct LanesSeen {
+    read_at: Option<std::time::Instant>,
+    lanes: std::collections::BTreeMap<Lane, u64>,
+}
+
+const LANES_FRESH: Duration = Duration::from_millis(100);
+
+impl LanesSeen {
+    pub(super) async fn lanes(seen: &Mutex<LanesSeen>, pool: &Pool) -> Result<Vec<(Lane, u64)>> {
+        {
+            let seen = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if seen.read_at.is_some_and(|at| at.elapsed() < LANES_FRESH) {
+                return Ok(seen.lanes.iter().map(|(lane, due)| (lane.clone(), *due)).collect());
+            }
+        }
+        let read = lanes(pool).await?;
+        let mut seen = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.read_at = Some(std::time::Instant::now());
+        seen.lanes = read.iter().cloned().collect();
+        Ok(read)
+    }
+
+    pub(super) fn queued(seen: &Mutex<LanesSeen>, queued: Vec<(Lane, u64)>) {
+        let mut seen = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (lane, due) in queued {
+            let head = seen.lanes.entry(lane).or_insert(due);
+            *head = (*head).min(due);
         }
     }
 }
 
 /// Every lane with pending deliveries and its earliest due time. A skip scan of the
 /// queue index: one index probe per lane, however many deliveries wait.
-pub(super) async fn lanes(pool: &Pool) -> Result<Vec<(Lane, u64)>> {
+async fn lanes(pool: &Pool) -> Result<Vec<(Lane, u64)>> {
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(
@@ -110,105 +327,6 @@ pub(super) async fn lanes(pool: &Pool) -> Result<Vec<(Lane, u64)>> {
         .collect())
 }
 
-impl Leases {
-    /// Leases the earliest due, unleased delivery of `lane`.
-    pub(super) async fn claim_due(&self, pool: &Pool, lane: &Lane, now_ms: u64) -> Result<Claim> {
-        let client = pool.get().await?;
-        let token = rand::random::<u64>() >> 1; // positive as a bigint; 0 means unleased
-        let claim = client
-            .prepare_cached(
-                "UPDATE hookgate_deliveries d SET lease_until_ms = hookgate_now_ms() + $4, lease_token = $5
-                 FROM (SELECT message_id, target FROM hookgate_deliveries
-                       WHERE event_id = $1 AND target = $2 AND due_ms IS NOT NULL AND due_ms <= $3
-                       AND lease_until_ms <= hookgate_now_ms()
-                       ORDER BY due_ms, message_id LIMIT 1 FOR UPDATE SKIP LOCKED) head
-                 WHERE d.message_id = head.message_id AND d.target = head.target
-                 RETURNING d.message_id, d.due_ms, d.lease_until_ms",
-            )
-            .await?;
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-            [&lane.event_id, &lane.target_id, &(now_ms as i64), &(self.lease_ms as i64), &(token as i64)];
-        if let Some(row) = client.query_opt(&claim, &params).await? {
-            let message_id: String = row.get(0);
-            self.hold(token, &message_id, &lane.target_id);
-            let entry = QueueEntry {
-                due_ms: row.get::<_, i64>(1) as u64,
-                delivery_key: delivery_key(&message_id, &lane.target_id),
-                event_id: lane.event_id.clone(),
-            };
-            return Ok(Claim::Taken(Claimed { entry, lease_until_ms: row.get::<_, i64>(2) as u64, token }));
-        }
-        let head = client
-            .prepare_cached(
-                "SELECT min(due_ms) FROM hookgate_deliveries
-                 WHERE event_id = $1 AND target = $2 AND due_ms IS NOT NULL AND lease_until_ms <= hookgate_now_ms()",
-            )
-            .await?;
-        let due: Option<i64> = client.query_one(&head, &[&lane.event_id, &lane.target_id]).await?.get(0);
-        Ok(match due {
-            Some(due) if due as u64 > now_ms => Claim::NotDue(due as u64),
-            // Nothing unleased, or a head another node is claiming right now.
-            _ => Claim::Empty,
-        })
-    }
-
-    /// Writes the outcome and ends the lease, if the lease is still this claim's.
-    pub(super) async fn record(&self, pool: &Pool, claim: Claimed, delivery: DeliveryRecord) -> Result<()> {
-        self.let_go(claim.token);
-        let (message_id, target) = split_key(&claim.entry.delivery_key);
-        let client = pool.get().await?;
-        let statement = client
-            .prepare_cached(
-                "WITH recorded AS (
-                    UPDATE hookgate_deliveries SET due_ms = $3, record = $4, lease_until_ms = 0, lease_token = 0
-                    WHERE message_id = $1 AND target = $2 AND lease_token = $5
-                    RETURNING message_id),
-                 flagged AS (
-                    UPDATE hookgate_messages SET failed = true
-                    WHERE $6 AND NOT failed AND id IN (SELECT message_id FROM recorded))
-                 SELECT count(*) FROM recorded",
-            )
-            .await?;
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
-            &message_id,
-            &target,
-            &messages::due(&delivery),
-            &encode(&delivery),
-            &(claim.token as i64),
-            &messages::ever_failed(&delivery),
-        ];
-        let recorded = client.query_one(&statement, &params).await?.get::<_, i64>(0) > 0;
-        if !recorded {
-            tracing::warn!(
-                delivery = %claim.entry.delivery_key,
-                "the lease ran out before the attempt was recorded (this node stalled for longer than --lease-ms); \
-                 another node owns the delivery now, and this attempt is not in its log"
-            );
-        }
-        Ok(())
-    }
-
-    pub(super) async fn release(&self, pool: &Pool, claim: Claimed) -> Result<()> {
-        self.end(pool, claim, "lease_until_ms = 0, lease_token = 0").await
-    }
-
-    /// Takes the delivery out of the queue: its record does not wait for this attempt.
-    pub(super) async fn discard(&self, pool: &Pool, claim: Claimed) -> Result<()> {
-        self.end(pool, claim, "due_ms = NULL, lease_until_ms = 0, lease_token = 0").await
-    }
-
-    async fn end(&self, pool: &Pool, claim: Claimed, set: &str) -> Result<()> {
-        self.let_go(claim.token);
-        let (message_id, target) = split_key(&claim.entry.delivery_key);
-        let client = pool.get().await?;
-        let statement = client
-            .prepare_cached(&format!("UPDATE hookgate_deliveries SET {set} WHERE message_id = $1 AND target = $2 AND lease_token = $3"))
-            .await?;
-        client.execute(&statement, &[&message_id, &target, &(claim.token as i64)]).await?;
-        Ok(())
-    }
-}
-
 /// Queues a message's failed deliveries again, due at `now_ms`; the row locks make two
 /// retries of one message at once requeue each delivery once.
 pub(super) async fn requeue_failed(pool: &Pool, message_id: &str, now_ms: u64) -> Result<usize> {
@@ -229,8 +347,7 @@ pub(super) async fn requeue_failed(pool: &Pool, message_id: &str, now_ms: u64) -
         let target: &str = row.get(0);
         transaction
             .execute(
-                "UPDATE hookgate_deliveries SET due_ms = $3, record = $4, lease_until_ms = 0, lease_token = 0
-                 WHERE message_id = $1 AND target = $2",
+                "UPDATE hookgate_deliveries SET due_ms = $3, record = $4, lease_token = 0 WHERE message_id = $1 AND target = $2",
                 &[&message_id, &target, &(now_ms as i64), &encode(&delivery)],
             )
             .await?;

@@ -43,7 +43,7 @@ impl Queued {
     /// The claim handed out for this entry: its token is the arrivals group plus one, 0 for
     /// an entry of the tree. The process owns its claims until it records or releases them.
     fn claim(self) -> Claimed {
-        Claimed { entry: self.entry, lease_until_ms: u64::MAX, token: self.arrival.map_or(0, |group| group + 1) }
+        Claimed { entry: self.entry, lease_until_ms: u64::MAX, token: self.arrival.map_or(0, |group| group + 1), delivery: None }
     }
 }
 

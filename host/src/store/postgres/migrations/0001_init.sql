@@ -2,8 +2,8 @@
 -- jsonb: the gateway only writes and reads them whole); what queries select on has its
 -- own column.
 
--- Unix milliseconds by the database's clock: leases and heartbeats are compared on one
--- clock, whatever the skew between the nodes' clocks.
+-- Unix milliseconds by the database's clock: heartbeats are compared on one clock,
+-- whatever the skew between the nodes' clocks.
 CREATE FUNCTION hookgate_now_ms() RETURNS bigint
     LANGUAGE sql VOLATILE
     AS $$ SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint $$;
@@ -44,14 +44,15 @@ CREATE TABLE hookgate_messages (
 CREATE INDEX hookgate_messages_by_event ON hookgate_messages (event_id, id);
 CREATE INDEX hookgate_messages_failed ON hookgate_messages (id) WHERE failed;
 
--- A delivery is its own queue entry: `due_ms` is set while it is pending (its next
--- attempt), and a claim leases it until `lease_until_ms` (database clock).
+-- A delivery is its own queue entry: `due_ms` is set while it is pending. Unclaimed, it is
+-- the next attempt (the record's `next_attempt_at_ms`); claimed, it is when the claim's lease
+-- runs out, so a delivery whose node died is simply due again then. `lease_token` names the
+-- claim (0: none).
 CREATE TABLE hookgate_deliveries (
     message_id text NOT NULL REFERENCES hookgate_messages (id) ON DELETE CASCADE,
     target text NOT NULL,
     event_id text NOT NULL,
     due_ms bigint,
-    lease_until_ms bigint NOT NULL DEFAULT 0,
     lease_token bigint NOT NULL DEFAULT 0,
     record text NOT NULL,
     PRIMARY KEY (message_id, target)
