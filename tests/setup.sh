@@ -5,12 +5,14 @@
 #     tests use to verify delivery signatures independently of the gateway's own code;
 #   - Playwright for Python (PyPI), which drives the console's browser tests, and the
 #     browser it drives: Chromium from Debian's packages (Playwright's own browser download
-#     is never used).
+#     is never used);
+#   - schemathesis (PyPI), which tests the gateway against its OpenAPI description
+#     (tests/tests/openapi.rs; run as `python3 -m schemathesis.cli`).
 # The PyPI packages go into an ignored folder of the repository (target/test-tools/python).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$repo/target/test-tools/python"
-PACKAGES=(standardwebhooks==1.1.0 playwright==1.65.2)
+PACKAGES=(standardwebhooks==1.1.0 playwright==1.65.2 schemathesis==4.32.5)
 
 for package in "${PACKAGES[@]}"; do
     if [[ ! -f "$tools/.installed-$package" ]]; then
