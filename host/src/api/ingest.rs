@@ -53,7 +53,8 @@ fn fire_request(method: &Method, uri: &Uri, headers: &HeaderMap, body: Bytes) ->
         ("Idempotency-Key" = Option<String>, Header, description = "A repeat with the same key gets the first answer and creates nothing."),
     ),
     request_body(
-        description = "The event's data, any content type (e.g. JSON, form data, XML).",
+        // Optional (an event may be fired without data): see `openapi::body_optional`.
+        description = "The event's data, any content type (e.g. JSON, form data, XML); may be empty.",
         content(
             (serde_json::Value = "application/json"),
             (super::openapi::Binary = "application/octet-stream"),

@@ -84,7 +84,7 @@ pub fn router(app: Arc<App>) -> Router {
     let metrics = OpenApiRouter::new()
         .routes(routes!(metrics))
         .layer(middleware::from_fn_with_state(app.clone(), admin::require_admin));
-    let (router, document) = OpenApiRouter::with_openapi(openapi::Document::openapi())
+    let (router, mut document) = OpenApiRouter::with_openapi(openapi::Document::openapi())
         .routes(routes!(healthz))
         .routes(routes!(openapi::openapi_json))
         .merge(metrics)
@@ -92,6 +92,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(console::routes())
         .nest("/v1/admin", admin)
         .split_for_parts();
+    openapi::body_optional(&mut document, "/v1/events/{event_id}");
     openapi::publish(&document);
     router
         .fallback(|| async { ApiError::not_found("not_found", "no such route; see the README for the API") })

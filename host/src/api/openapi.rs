@@ -112,6 +112,15 @@ impl<'s> ToResponse<'s> for StorageError {
     }
 }
 
+/// Marks the request body of `POST path` optional: utoipa makes a body optional only by
+/// making its schemas nullable, which a raw body is not.
+pub(super) fn body_optional(document: &mut utoipa::openapi::OpenApi, path: &str) {
+    let operation = document.paths.paths.get_mut(path).and_then(|item| item.post.as_mut());
+    if let Some(RefOr::T(body)) = operation.and_then(|operation| operation.request_body.as_mut()) {
+        body.required = Some(utoipa::openapi::Required::False);
+    }
+}
+
 /// The document, rendered once: the same for every router this process builds.
 static RENDERED: OnceLock<Bytes> = OnceLock::new();
 
