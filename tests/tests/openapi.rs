@@ -29,7 +29,7 @@ const EXCLUDED_CHECKS: [(&str, &str); 1] = [(
     "schema-valid input may still break a rule the schema cannot express (a 4xx with a code, by design)",
 )];
 
-const PATHS: [&str; 20] = [
+const PATHS: [&str; 21] = [
     "/healthz",
     "/metrics",
     "/v1/openapi.json",
@@ -45,6 +45,7 @@ const PATHS: [&str; 20] = [
     "/v1/admin/components/{name}/dry-run",
     "/v1/admin/events",
     "/v1/admin/events/{event_id}",
+    "/v1/admin/events/{event_id}/validate",
     "/v1/admin/messages",
     "/v1/admin/messages/{message_id}",
     "/v1/admin/messages/{message_id}/retry",
@@ -75,6 +76,7 @@ async fn the_description_covers_every_route_and_needs_no_token() {
     }
     let fire = &doc["paths"]["/v1/events/{event_id}"]["post"];
     assert_eq!(fire["security"], json!([{}, {"ingestBearer": []}, {"standardWebhooks": []}]), "ingest auth is optional");
+    assert_eq!(fire["requestBody"]["required"], false, "an event may be fired without data");
     let error = &doc["components"]["schemas"]["ErrorBody"];
     assert_eq!(error["required"], json!(["error"]), "{error}");
 }

@@ -18,7 +18,27 @@ use crate::model::EventConfig;
 use crate::{secrets, validate, App};
 
 pub fn routes() -> OpenApiRouter<Arc<App>> {
-    OpenApiRouter::new().routes(routes!(list)).routes(routes!(show, put, remove))
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(show, put, remove)).routes(routes!(validate))
+}
+
+/// What a PUT of a config would do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The event does not exist yet.
+    Created,
+    /// The event exists with another configuration.
+    Changed,
+    /// The event exists with this very configuration (secrets included).
+    Unchanged,
+}
+
+/// The answer of a validation: what a PUT would do and store.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Validated {
+    pub outcome: Outcome,
+    /// The configuration a PUT would store, secrets masked.
+    pub event: EventView,
 }
 
 /// An event's configuration with its id.
@@ -94,6 +114,50 @@ async fn put(
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     // The only answer that shows the signing secrets.
     Ok((status, Json(EventView { id: event_id, config })))
+}
+
+/// Validate an event configuration
+///
+/// Checks a configuration exactly as `PUT` would (masked secrets take the stored ones back)
+/// and says what a `PUT` would do, without storing anything. Also refuses a masked secret
+/// that has no stored secret to take back (a `PUT` would store the mask itself). What
+/// `hookgate config apply` checks every event of a file with before it changes any.
+#[utoipa::path(
+    post,
+    path = "/events/{event_id}/validate",
+    tag = "events",
+    params(("event_id" = String, Path, description = "1-200 letters, digits, `.`, `_`, `-` or `:`.")),
+    request_body = EventConfig,
+    security(("adminToken" = [])),
+    responses(
+        (status = 200, description = "Valid; what a PUT would do and store.", body = Validated),
+        (status = 400, description = "`invalid_config` names the field that is wrong; `invalid_request`: the path is not valid.", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    ),
+)]
+async fn validate(
+    State(app): State<Arc<App>>,
+    Api(Path(event_id)): Api<Path<String>>,
+    Api(Json(config)): Api<Json<serde_json::Map<String, Value>>>,
+) -> Result<Json<Validated>, ApiError> {
+    validate::name("event id", &event_id)?;
+    let mut config = event_config(config)?;
+    let stored = app.store.event(&event_id);
+    secrets::fill(&mut config, stored.as_deref());
+    if let Some(field) = secrets::still_masked(&config) {
+        return Err(ApiError::bad_request(
+            "invalid_config",
+            format!("{field} is masked and the gateway has no secret to keep for it: give the secret itself"),
+        ));
+    }
+    validate::event_config(&config, &app.components, app.settings.allow_http)?;
+    let outcome = match stored {
+        None => Outcome::Created,
+        Some(stored) if *stored == config => Outcome::Unchanged,
+        Some(_) => Outcome::Changed,
+    };
+    Ok(Json(Validated { outcome, event: masked_view(&event_id, config) }))
 }
 
 /// List the events
