@@ -8,11 +8,13 @@
 #     is never used);
 #   - PostgreSQL from Debian's packages, for the store's PostgreSQL backend and the
 #     cluster tests (tests/postgres.sh runs a throwaway server of it).
+#   - schemathesis (PyPI), which tests the gateway against its OpenAPI description
+#     (tests/tests/openapi.rs; run as `python3 -m schemathesis.cli`).
 # The PyPI packages go into an ignored folder of the repository (target/test-tools/python).
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$repo/target/test-tools/python"
-PACKAGES=(standardwebhooks==1.1.0 playwright==1.65.2)
+PACKAGES=(standardwebhooks==1.1.0 playwright==1.65.2 schemathesis==4.32.5)
 
 for package in "${PACKAGES[@]}"; do
     if [[ ! -f "$tools/.installed-$package" ]]; then

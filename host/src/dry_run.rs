@@ -2,10 +2,12 @@
 //! stored messages of an event, beside the version in use, and show where they differ.
 //! Nothing is sent and nothing is stored.
 
+use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use crate::delivery::request;
-use crate::model::{Binding, EventConfig, MessageRecord};
+use crate::model::{Binding, ErrorInfo, EventConfig, MessageRecord};
 use crate::runtime::json::{auth_json, transform_json};
 use crate::runtime::{GuestCall, IncomingRequest, Prepared, ResolveError};
 use crate::store::{MessageQuery, StoreError};
@@ -21,6 +23,38 @@ pub enum DryRunError {
     Resolve(#[from] ResolveError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// What a dry run found.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DryRunReport {
+    pub component: String,
+    pub version: u32,
+    pub event_id: String,
+    /// How many (message, binding) pairs were compared.
+    pub compared: usize,
+    /// How many of them differ.
+    pub differing: usize,
+    pub results: Vec<DryRunResult>,
+}
+
+/// One message through one binding: both outcomes, or why there was nothing to compare.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DryRunResult {
+    pub message_id: String,
+    /// `authenticator` or `targets.<id>.transformer`.
+    pub binding: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub differs: Option<bool>,
+    /// The bound version's outcome: its decision or request, or `{"failure": {code, message}}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current: Option<Value>,
+    /// The candidate's outcome, in the same form.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<Value>,
+    /// The request could not be drafted for this message (so neither version ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorInfo>,
 }
 
 /// Where the component is bound in the event: the authenticator, or a target's transformer.
@@ -61,7 +95,7 @@ fn wait<T>(read: impl std::future::Future<Output = T>) -> T {
 
 /// Runs `component@version` beside the bound version on the last `last` messages of
 /// `event_id`. Blocking: it runs guests (on the blocking pool of the gateway's runtime).
-pub fn run(app: &App, component: &str, version: u32, event_id: &str, last: usize) -> Result<Value, DryRunError> {
+pub fn run(app: &App, component: &str, version: u32, event_id: &str, last: usize) -> Result<DryRunReport, DryRunError> {
     let event = app.store.event(event_id).ok_or_else(|| DryRunError::UnknownEvent(event_id.to_string()))?;
     let roles = roles(&event, component);
     if roles.is_empty() {
@@ -87,7 +121,14 @@ pub fn run(app: &App, component: &str, version: u32, event_id: &str, last: usize
                     let draft = match request::draft(target, &message, &body, app.settings.max_request_bytes) {
                         Ok(draft) => draft,
                         Err(error) => {
-                            results.push(json!({ "message_id": id, "binding": place, "error": error }));
+                            results.push(DryRunResult {
+                                message_id: id.clone(),
+                                binding: place,
+                                differs: None,
+                                current: None,
+                                candidate: None,
+                                error: Some(error),
+                            });
                             continue;
                         }
                     };
@@ -99,24 +140,25 @@ pub fn run(app: &App, component: &str, version: u32, event_id: &str, last: usize
                     (place, compare(&app.components.load(&binding.component)?), compare(&candidate))
                 }
             };
-            results.push(json!({
-                "message_id": id,
-                "binding": place,
-                "differs": current != proposed,
-                "current": current,
-                "candidate": proposed,
-            }));
+            results.push(DryRunResult {
+                message_id: id.clone(),
+                binding: place,
+                differs: Some(current != proposed),
+                current: Some(current),
+                candidate: Some(proposed),
+                error: None,
+            });
         }
     }
-    let differing = results.iter().filter(|r| r["differs"] == true).count();
-    Ok(json!({
-        "component": component,
-        "version": version,
-        "event_id": event_id,
-        "compared": results.len(),
-        "differing": differing,
-        "results": results,
-    }))
+    let differing = results.iter().filter(|r| r.differs == Some(true)).count();
+    Ok(DryRunReport {
+        component: component.to_string(),
+        version,
+        event_id: event_id.to_string(),
+        compared: results.len(),
+        differing,
+        results,
+    })
 }
 
 /// The ingest request as far as it was stored (credential headers are never stored, so an

@@ -53,6 +53,13 @@ enum Command {
     /// Move a store: copy a node's embedded store into PostgreSQL.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Keep a running gateway's configuration in a file: export it, apply it.
+    Config {
+        #[command(flatten)]
+        gateway: GatewayArgs,
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Print a completion script for a shell.
     ///
     /// For example: `hookgate completions bash > ~/.local/share/bash-completion/completions/hookgate`.
@@ -100,6 +107,31 @@ enum EventsCommand {
     Show {
         /// The event's id.
         event_id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print every event, target and component binding as JSON: secrets masked as the API
+    /// masks them, component versions by name and sha256.
+    ///
+    /// For example: `hookgate config export > hookgate.json`.
+    Export,
+    /// Make the gateway match a file that `export` wrote (and you edited): create and change
+    /// events, leave the others; print what was created, changed, left unchanged and deleted.
+    ///
+    /// The whole file is checked first (every event through the gateway's validation, every
+    /// component's sha256 against the gateway's); if any part is wrong, nothing is changed.
+    /// A masked secret keeps the secret the gateway has stored.
+    Apply {
+        /// The configuration file (JSON, as `export` writes it).
+        file: PathBuf,
+        /// Check and say what would change, but change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also delete the events the file does not have.
+        #[arg(long)]
+        prune: bool,
     },
 }
 
@@ -335,6 +367,7 @@ fn run() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Config { gateway, command } => config(gateway, command),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "hookgate", &mut std::io::stdout());
             Ok(())
@@ -387,6 +420,33 @@ fn ask(gateway: GatewayArgs, request: AdminRequest) -> anyhow::Result<()> {
         println!("{}", answer.text);
     } else {
         print!("{}", request.render(&answer.json));
+    }
+    Ok(())
+}
+
+/// `hookgate config export|apply`: the JSON file on stdout, or what apply did.
+fn config(gateway: GatewayArgs, command: ConfigCommand) -> anyhow::Result<()> {
+    use hookgate::client::config;
+    let client = AdminClient::new(&gateway.url, gateway.token.filter(|t| !t.is_empty()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    match command {
+        ConfigCommand::Export => {
+            let file = runtime.block_on(config::export(&client))?;
+            println!("{}", serde_json::to_string_pretty(&file)?);
+        }
+        ConfigCommand::Apply { file, dry_run, prune } => {
+            let text = String::from_utf8(read(&file)?).with_context(|| format!("{} is not UTF-8 text", file.display()))?;
+            let parsed = config::parse(&text).with_context(|| format!("{} is refused and nothing was changed", file.display()))?;
+            let report = runtime.block_on(config::apply(&client, &parsed, dry_run, prune))?;
+            if gateway.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+        }
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
@@ -42,7 +43,7 @@ fn yes() -> bool {
 }
 
 /// The configuration of one event type: who may fire it and where it goes.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventConfig {
     #[serde(default = "yes")]
@@ -66,7 +67,7 @@ pub struct EventConfig {
 }
 
 /// Built-in ways to authenticate who fires an event (without writing a component).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum IngestAuth {
     /// `Authorization: Bearer <token>`, compared in constant time.
@@ -92,7 +93,7 @@ impl EventConfig {
 }
 
 /// A component used in a role, with the settings it reads through the `config` import.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Binding {
     /// `name` (latest version) or `name@N` (pinned version).
@@ -113,7 +114,7 @@ impl Binding {
 }
 
 /// One destination of an event.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetConfig {
     pub id: String,
@@ -154,7 +155,7 @@ pub struct TargetConfig {
 }
 
 /// A client certificate chain and its private key, both PEM.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientTls {
     pub certificate: String,
@@ -168,7 +169,7 @@ fn default_max_in_flight() -> u32 {
 /// When a target is paused: after `failure_threshold` consecutive failed attempts (network
 /// errors, timeouts, 5xx, 429) it gets no attempts for `pause_ms`, then one probe; a failed
 /// probe doubles the pause up to `max_pause_ms`. `failure_threshold: 0` turns it off.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct BreakerPolicy {
     pub failure_threshold: u32,
@@ -183,7 +184,7 @@ impl Default for BreakerPolicy {
 }
 
 /// Standard Webhooks signing of a target's deliveries.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Signing {
     #[serde(default = "yes")]
@@ -216,7 +217,7 @@ impl TargetConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum HttpMethod {
     Get,
@@ -244,7 +245,7 @@ impl HttpMethod {
 }
 
 /// What makes a response a success, without writing a component.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SuccessCriteria {
     #[serde(default = "StatusPattern::default_list")]
@@ -270,7 +271,7 @@ impl Default for SuccessCriteria {
 }
 
 /// `{"pointer": "/status", "equals": "ok"}`: a JSON pointer (RFC 6901) and the value expected there.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JsonExpectation {
     pub pointer: String,
@@ -294,6 +295,24 @@ impl StatusPattern {
         (self.low..=self.high).contains(&status)
     }
 }
+
+/// Sent as `204`, `"204"`, `"2xx"` or `"200-204"`, read back as a string.
+impl utoipa::PartialSchema for StatusPattern {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        let text = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(r"^\s*([1-5][xX][xX]|[1-5][0-9][0-9](\s*-\s*[1-5][0-9][0-9])?)\s*$"));
+        let code = ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(100)).maximum(Some(599));
+        OneOfBuilder::new()
+            .item(text)
+            .item(code)
+            .description(Some("a status code (`204`), a class (`2xx`) or an inclusive range (`200-204`)"))
+            .into()
+    }
+}
+
+impl ToSchema for StatusPattern {}
 
 impl TryFrom<serde_json::Value> for StatusPattern {
     type Error = String;
@@ -342,7 +361,7 @@ impl fmt::Display for StatusPattern {
 }
 
 /// How often and how patiently a delivery is attempted.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
@@ -393,7 +412,7 @@ pub struct MessageRecord {
     pub idempotency_key: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
     Pending,
@@ -433,7 +452,7 @@ impl DeliveryStatus {
 }
 
 /// One message to one target.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DeliveryRecord {
     pub message_id: String,
     pub target: String,
@@ -448,7 +467,7 @@ pub struct DeliveryRecord {
 }
 
 /// A stable, machine-readable error with a human explanation.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ErrorInfo {
     pub code: String,
     pub message: String,
@@ -461,14 +480,14 @@ impl ErrorInfo {
 }
 
 /// A line a guest wrote through the `log` import, or to stdout/stderr.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct GuestLog {
     pub level: String,
     pub message: String,
 }
 
 /// One try of a delivery.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Attempt {
     pub at: String,
     pub duration_ms: u64,
@@ -486,16 +505,18 @@ pub struct Attempt {
 }
 
 /// The request of an attempt as the log shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct SentRequest {
     pub method: String,
     pub url: String,
+    /// `[name, value]` pairs, in the order sent.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub headers: Vec<(String, String)>,
     pub body_excerpt: String,
 }
 
 /// The role a component plays: one world of the WIT contract.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum World {
     Authenticator,
@@ -531,7 +552,7 @@ impl fmt::Display for World {
 }
 
 /// One uploaded version of a named component.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ComponentVersion {
     pub version: u32,
     pub sha256: String,

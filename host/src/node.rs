@@ -34,13 +34,14 @@ pub async fn heartbeat(app: Arc<App>) {
 }
 
 /// A node as `GET /v1/admin/cluster` shows it.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct NodeView {
     pub id: String,
     pub started_at: String,
     pub last_seen_at: String,
     pub version: String,
-    /// `alive`, or `silent` when it has not heartbeated for [`SILENT_AFTER`].
+    /// `alive`, or `silent` when it has not heartbeated for 5 s.
+    #[schema(value_type = String, example = "alive")]
     pub state: &'static str,
     /// Whether this is the node that answered.
     pub this_node: bool,

@@ -49,6 +49,32 @@ pub fn fill(config: &mut EventConfig, stored: Option<&EventConfig>) {
     }
 }
 
+/// The first secret of a filled config that is still the mask (nothing was stored to take
+/// back), as a field path. The signing secret is not one: a masked one is generated anew.
+pub fn still_masked(config: &EventConfig) -> Option<String> {
+    match &config.ingest_auth {
+        Some(IngestAuth::Bearer { token }) if token == MASKED => return Some("ingest_auth.token".into()),
+        Some(IngestAuth::StandardWebhooks { secret, .. }) if secret == MASKED_SIGNING_SECRET => {
+            return Some("ingest_auth.secret".into());
+        }
+        _ => {}
+    }
+    config.targets.iter().enumerate().find_map(|(i, target)| {
+        let at = format!("targets[{i}]");
+        let masked_info = |info: &str| info == MASKED || info.split_once(':').is_some_and(|(_, password)| password == MASKED);
+        if userinfo_span(&target.url).is_some_and(|(info, _)| masked_info(&target.url[info])) {
+            return Some(format!("{at}.url"));
+        }
+        if target.client_tls.as_ref().is_some_and(|tls| tls.private_key == MASKED) {
+            return Some(format!("{at}.client_tls.private_key"));
+        }
+        if target.signing.previous_secret.as_deref() == Some(MASKED_SIGNING_SECRET) {
+            return Some(format!("{at}.signing.previous_secret"));
+        }
+        None
+    })
+}
+
 /// The config as reads show it.
 pub fn mask(config: &mut EventConfig) {
     match &mut config.ingest_auth {
@@ -115,5 +141,23 @@ mod tests {
         assert_eq!(unmask_userinfo("https://other:***@h/", stored), None);
         assert_eq!(unmask_userinfo("https://user:***@evil.example/", stored), None);
         assert_eq!(unmask_userinfo("https://user:n3w@h/", stored), None);
+    }
+
+    #[test]
+    fn a_mask_with_nothing_stored_to_take_back_is_found() {
+        let config = |target: serde_json::Value| -> EventConfig {
+            serde_json::from_value(serde_json::json!({"targets": [target]})).unwrap()
+        };
+        let mut masked = config(serde_json::json!({"id": "t", "url": "https://user:***@h/"}));
+        fill(&mut masked, None);
+        assert_eq!(still_masked(&masked).as_deref(), Some("targets[0].url"));
+        let mut kept = config(serde_json::json!({"id": "t", "url": "https://user:***@h/"}));
+        fill(&mut kept, Some(&config(serde_json::json!({"id": "t", "url": "https://user:pw@h/"}))));
+        assert_eq!(still_masked(&kept), None);
+        let mut generated = config(serde_json::json!({"id": "t", "url": "https://h/", "signing": {"secret": "whsec_***"}}));
+        fill(&mut generated, None);
+        assert_eq!(still_masked(&generated), None, "a masked signing secret is generated anew");
+        let token: EventConfig = serde_json::from_value(serde_json::json!({"ingest_auth": {"type": "bearer", "token": "***"}})).unwrap();
+        assert_eq!(still_masked(&token).as_deref(), Some("ingest_auth.token"));
     }
 }

@@ -36,9 +36,24 @@ impl ApiError {
     }
 }
 
+/// The body of every error answer: `{"error": {"code": "...", "message": "..."}}`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable and machine-readable, in snake_case (e.g. `unknown_event`, `invalid_config`).
+    #[schema(pattern = "^[a-z0-9_]+$", example = "unknown_event")]
+    pub code: &'static str,
+    /// For people; its wording may change.
+    pub message: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
+        let body = ErrorBody { error: ErrorDetail { code: self.code, message: self.message } };
         (self.status, Json(body)).into_response()
     }
 }

@@ -8,21 +8,20 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::error::ErrorBody;
 use super::extract::Api;
 use super::ApiError;
 use crate::ingest::{self, envelope, Accepted, FireRequest};
 use crate::App;
 
-pub fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route("/v1/events", get(list))
-        .route("/v1/events/{event_id}", post(fire))
-        .route("/v1/ingest", post(adobe_ingest))
+pub fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(fire)).routes(routes!(adobe_ingest))
 }
 
 fn fire_request(method: &Method, uri: &Uri, headers: &HeaderMap, body: Bytes) -> FireRequest {
@@ -37,6 +36,44 @@ fn fire_request(method: &Method, uri: &Uri, headers: &HeaderMap, body: Bytes) ->
     }
 }
 
+/// Fire an event
+///
+/// ASSE's `fire(eventId, data)`: the body is the data, in any content type, forwarded as
+/// given. The answer comes once the message and its deliveries are on disk; it never waits
+/// for a target. Who may fire is the event's `ingest_auth` (a bearer token or a Standard
+/// Webhooks signature) and its authenticator component; an event with neither is open.
+#[utoipa::path(
+    post,
+    path = "/v1/events/{event_id}",
+    tag = "ingest",
+    params(
+        ("event_id" = String, Path, description = "The event to fire."),
+        ("subshop" = Option<String>, Query, description = "Fire for this subshop (also `X-Hookgate-Subshop`)."),
+        ("X-Hookgate-Subshop" = Option<String>, Header, description = "Fire for this subshop; wins over the query parameter."),
+        ("Idempotency-Key" = Option<String>, Header, description = "A repeat with the same key gets the first answer and creates nothing."),
+    ),
+    request_body(
+        // Optional (an event may be fired without data): see `openapi::body_optional`.
+        description = "The event's data, any content type (e.g. JSON, form data, XML); may be empty.",
+        content(
+            (serde_json::Value = "application/json"),
+            (super::openapi::Binary = "application/octet-stream"),
+            (String = "text/plain"),
+        ),
+    ),
+    security((), ("ingestBearer" = []), ("standardWebhooks" = [])),
+    responses(
+        (status = 202, description = "Accepted and on disk; delivery is asynchronous.", body = Accepted),
+        (status = 400, description = "`invalid_payload`: the data does not match the event's schema (names the JSON pointer); `invalid_request`: the path is not valid.", body = ErrorBody),
+        (status = 401, description = "`unauthorized`: the event's `ingest_auth` or authenticator refused the caller; nothing is stored.", body = ErrorBody),
+        (status = 404, description = "`unknown_event`: no such event is configured.", body = ErrorBody),
+        (status = 408, description = "`request_timeout`: the request was not received within the ingest timeout.", body = ErrorBody),
+        (status = 409, description = "`event_disabled`: the event (or the subshop's switch) is off.", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is larger than `--max-body-kb`.", body = ErrorBody),
+        (status = 500, response = super::openapi::StorageError),
+        (status = 503, description = "`guest_trap`, `guest_timeout`, `guest_memory_limit`, ...: the authenticator component itself failed; the caller may try again.", body = ErrorBody),
+    ),
+)]
 async fn fire(
     State(app): State<Arc<App>>,
     Api(Path(event_id)): Api<Path<String>>,
@@ -64,35 +101,111 @@ fn observe<T>(app: &App, event_id: &str, result: &Result<T, ApiError>, started: 
     app.metrics.ingest(event, outcome, started.elapsed());
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only the events that can be fired for this subshop.
     subshop: Option<String>,
 }
 
-/// The ids of the events that can be fired now (for `subshop` when given): no targets,
-/// no secrets.
-async fn list(State(app): State<Arc<App>>, Api(Query(query)): Api<Query<ListQuery>>) -> Result<Json<Value>, ApiError> {
+/// The ids of the events that can be fired.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FireableEvents {
+    pub events: Vec<String>,
+}
+
+/// List the events that can be fired
+///
+/// The ids of the events that can be fired now (for `subshop` when given): no targets, no
+/// secrets.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "ingest",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "The event ids.", body = FireableEvents),
+        (status = 400, description = "`invalid_request`: the query string does not fit.", body = ErrorBody),
+    ),
+)]
+async fn list(State(app): State<Arc<App>>, Api(Query(query)): Api<Query<ListQuery>>) -> Result<Json<FireableEvents>, ApiError> {
     let subshop = query.subshop.as_deref().filter(|s| !s.is_empty());
-    let ids: Vec<String> =
+    let events: Vec<String> =
         app.store.events().into_iter().filter(|(_, event)| event.enabled_for(subshop)).map(|(id, _)| id).collect();
-    Ok(Json(json!({ "events": ids })))
+    Ok(Json(FireableEvents { events }))
 }
 
 /// An error of `/v1/ingest`, shaped as the usual `{"error": {"code", "message"}}` plus the
 /// starter kit's `statusCode` and `body.error`, so either kind of client understands it.
 struct AdobeError(ApiError);
 
+/// The error body of `/v1/ingest`: the usual error plus the starter kit's fields.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdobeErrorBody {
+    pub error: AdobeErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdobeErrorDetail {
+    /// Stable and machine-readable, in snake_case.
+    #[schema(pattern = "^[a-z0-9_]+$", example = "invalid_envelope")]
+    pub code: &'static str,
+    pub message: String,
+    /// The HTTP status again, as the starter kit reads it.
+    #[serde(rename = "statusCode")]
+    pub status_code: u16,
+    pub body: AdobeErrorText,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdobeErrorText {
+    pub error: String,
+}
+
 impl IntoResponse for AdobeError {
     fn into_response(self) -> Response {
         let ApiError { status, code, message } = self.0;
-        let body = json!({ "error": {
-            "code": code,
-            "message": message,
-            "statusCode": status.as_u16(),
-            "body": { "error": message },
-        }});
+        let body = AdobeErrorBody {
+            error: AdobeErrorDetail { code, message: message.clone(), status_code: status.as_u16(), body: AdobeErrorText { error: message } },
+        };
         (status, Json(body)).into_response()
     }
+}
+
+/// The Adobe Commerce ingestion envelope.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)] // only described: the handler reads the raw body (envelope::parse)
+pub struct AdobeEnvelope {
+    pub data: AdobeEnvelopeData,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct AdobeEnvelopeData {
+    /// The idempotency key.
+    #[schema(min_length = 1)]
+    pub uid: String,
+    /// The event to fire.
+    #[schema(min_length = 1)]
+    pub event: String,
+    /// The payload (checked against the event's schema); not null.
+    pub value: serde_json::Value,
+}
+
+/// The starter kit's success answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdobeAccepted {
+    /// The event fired.
+    #[serde(rename = "type")]
+    pub event: String,
+    pub response: AdobeAcceptedResponse,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdobeAcceptedResponse {
+    pub success: bool,
+    pub message: &'static str,
+    pub message_id: String,
 }
 
 impl<E: Into<ApiError>> From<E> for AdobeError {
@@ -101,15 +214,34 @@ impl<E: Into<ApiError>> From<E> for AdobeError {
     }
 }
 
+/// The Adobe Commerce ingestion webhook
+///
 /// The starter kit's ingestion webhook: the envelope's `event` routes, its `uid` is the
 /// idempotency key. An unknown event is a 400 so that the caller does not retry it.
+#[utoipa::path(
+    post,
+    path = "/v1/ingest",
+    tag = "ingest",
+    request_body = AdobeEnvelope,
+    security((), ("ingestBearer" = []), ("standardWebhooks" = [])),
+    responses(
+        (status = 200, description = "Accepted and on disk.", body = AdobeAccepted),
+        (status = 400, description = "`invalid_envelope` names the missing field; `unknown_event`; `invalid_payload`.", body = AdobeErrorBody),
+        (status = 401, description = "`unauthorized`", body = AdobeErrorBody),
+        (status = 408, description = "`request_timeout`", body = AdobeErrorBody),
+        (status = 409, description = "`event_disabled`", body = AdobeErrorBody),
+        (status = 413, description = "`payload_too_large`", body = AdobeErrorBody),
+        (status = 500, description = "`storage_error`", body = AdobeErrorBody),
+        (status = 503, description = "`guest_*`: the authenticator component failed.", body = AdobeErrorBody),
+    ),
+)]
 async fn adobe_ingest(
     State(app): State<Arc<App>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Value>, AdobeError> {
+) -> Result<Json<AdobeAccepted>, AdobeError> {
     let started = std::time::Instant::now();
     let body = body?;
     let envelope = match envelope::parse(&body) {
@@ -129,14 +261,10 @@ async fn adobe_ingest(
     });
     observe(&app, &envelope.event, &accepted, started);
     let accepted = accepted?;
-    Ok(Json(json!({
-        "type": envelope.event,
-        "response": {
-            "success": true,
-            "message": "Event published successfully",
-            "message_id": accepted.message_id,
-        },
-    })))
+    Ok(Json(AdobeAccepted {
+        event: envelope.event,
+        response: AdobeAcceptedResponse { success: true, message: "Event published successfully", message_id: accepted.message_id },
+    }))
 }
 
 pub fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {

@@ -7,6 +7,7 @@ mod error;
 mod extract;
 mod ingest;
 pub mod listen;
+mod openapi;
 
 use std::sync::Arc;
 
@@ -14,10 +15,12 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody};
 pub use extract::Api;
 
 use crate::App;
@@ -40,26 +43,58 @@ async fn ingest_deadline(State(app): State<Arc<App>>, request: Request, next: Ne
     }
 }
 
-/// Prometheus exposition (OpenMetrics text), behind an admin token of any scope.
+/// Prometheus metrics
+///
+/// OpenMetrics text: ingests, deliveries, attempts and guest calls by outcome, queue depth,
+/// the oldest pending delivery's age, the store's size. Any admin token may read it.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    security(("adminToken" = [])),
+    responses(
+        (status = 200, description = "The metrics.", content_type = "application/openmetrics-text", body = String),
+        (status = 401, response = openapi::Unauthorized),
+    ),
+)]
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     let body = app.metrics.render(app.store.as_ref()).await;
     ([(axum::http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
 }
 
+/// Liveness
+///
+/// `ok` while the gateway serves requests.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "`ok`", content_type = "text/plain", body = String)),
+)]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Every route with its description; the document is published for `/v1/openapi.json`.
 pub fn router(app: Arc<App>) -> Router {
     let ingest = ingest::routes()
         .layer(DefaultBodyLimit::max(app.settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(app.clone(), ingest_deadline));
     let admin = admin::routes(app.clone()).layer(DefaultBodyLimit::max(MAX_COMPONENT_BYTES));
-    let metrics = Router::new()
-        .route("/metrics", get(metrics))
+    let metrics = OpenApiRouter::new()
+        .routes(routes!(metrics))
         .layer(middleware::from_fn_with_state(app.clone(), admin::require_admin));
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+    let (router, mut document) = OpenApiRouter::with_openapi(openapi::Document::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(openapi::openapi_json))
         .merge(metrics)
         .merge(ingest)
         .merge(console::routes())
         .nest("/v1/admin", admin)
+        .split_for_parts();
+    openapi::body_optional(&mut document, "/v1/events/{event_id}");
+    openapi::publish(&document);
+    router
         .fallback(|| async { ApiError::not_found("not_found", "no such route; see the README for the API") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")

@@ -2,6 +2,7 @@
 //! messages ...` ask the admin API and show its answers as tables for people, or as the
 //! API's JSON unchanged for scripts.
 
+pub mod config;
 mod table;
 mod views;
 
@@ -58,12 +59,19 @@ pub enum AdminRequest {
     Messages(MessageFilter),
     Message(String),
     Retry(String),
+    Components,
+    /// Check an event config without storing it (`POST .../validate`).
+    ValidateEvent(String, Value),
+    PutEvent(String, Value),
+    DeleteEvent(String),
 }
 
 impl AdminRequest {
     fn method(&self) -> Method {
         match self {
-            AdminRequest::Retry(_) => Method::POST,
+            AdminRequest::Retry(_) | AdminRequest::ValidateEvent(..) => Method::POST,
+            AdminRequest::PutEvent(..) => Method::PUT,
+            AdminRequest::DeleteEvent(_) => Method::DELETE,
             _ => Method::GET,
         }
     }
@@ -76,6 +84,16 @@ impl AdminRequest {
             AdminRequest::Messages(_) => vec!["messages"],
             AdminRequest::Message(id) => vec!["messages", id],
             AdminRequest::Retry(id) => vec!["messages", id, "retry"],
+            AdminRequest::Components => vec!["components"],
+            AdminRequest::ValidateEvent(id, _) => vec!["events", id, "validate"],
+            AdminRequest::PutEvent(id, _) | AdminRequest::DeleteEvent(id) => vec!["events", id],
+        }
+    }
+
+    fn body(&self) -> Option<&Value> {
+        match self {
+            AdminRequest::ValidateEvent(_, body) | AdminRequest::PutEvent(_, body) => Some(body),
+            _ => None,
         }
     }
 
@@ -101,6 +119,11 @@ impl AdminRequest {
             AdminRequest::Messages(_) => views::messages(answer),
             AdminRequest::Message(_) => views::message(answer),
             AdminRequest::Retry(_) => views::retried(answer),
+            // Asked by `config` only, which shows its own summary.
+            AdminRequest::Components
+            | AdminRequest::ValidateEvent(..)
+            | AdminRequest::PutEvent(..)
+            | AdminRequest::DeleteEvent(_) => format!("{answer:#}\n"),
         }
     }
 }
@@ -157,11 +180,15 @@ impl AdminClient {
         if let Some(token) = &self.token {
             builder = builder.bearer_auth(token);
         }
+        if let Some(body) = request.body() {
+            builder = builder.json(body);
+        }
         let unreachable = |e: reqwest::Error| ClientError::Unreachable { url: url.to_string(), reason: innermost(&e) };
         let response = builder.send().await.map_err(unreachable)?;
         let status = response.status();
         let text = response.text().await.map_err(unreachable)?;
-        let json = serde_json::from_str::<Value>(&text).ok();
+        // A 204 has no body: its answer is `null`.
+        let json = if text.is_empty() && status.is_success() { Some(Value::Null) } else { serde_json::from_str::<Value>(&text).ok() };
         let api_error = json.as_ref().and_then(|body| {
             let error = body.get("error")?;
             let field = |name: &str| error.get(name).and_then(Value::as_str).map(str::to_string);

@@ -46,9 +46,11 @@ impl FireRequest {
 }
 
 /// A message accepted and on disk.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Accepted {
+    /// `msg_` and a time-ordered id.
     pub message_id: String,
+    /// How many deliveries were queued (one per enabled target).
     pub deliveries: usize,
 }
 

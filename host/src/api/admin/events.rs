@@ -4,36 +4,108 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{json, Value};
+use axum::Json;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::api::error::ErrorBody;
+use crate::api::openapi::{Forbidden, StorageError, Unauthorized};
 use crate::api::{Api, ApiError};
 use crate::model::EventConfig;
 use crate::{secrets, validate, App};
 
-pub fn routes() -> Router<Arc<App>> {
-    Router::new().route("/events", get(list)).route("/events/{event_id}", get(show).put(put).delete(remove))
+pub fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(show, put, remove)).routes(routes!(validate))
 }
 
-fn masked_view(id: &str, mut config: EventConfig) -> Value {
-    secrets::mask(&mut config);
-    view(id, &config)
+/// What a PUT of a config would do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The event does not exist yet.
+    Created,
+    /// The event exists with another configuration.
+    Changed,
+    /// The event exists with this very configuration (secrets included).
+    Unchanged,
 }
 
-fn view(id: &str, config: &EventConfig) -> Value {
-    let mut value = serde_json::to_value(config).unwrap_or_default();
-    if let Some(map) = value.as_object_mut() {
-        map.insert("id".into(), json!(id));
+/// The answer of a validation: what a PUT would do and store.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Validated {
+    pub outcome: Outcome,
+    /// The configuration a PUT would store, secrets masked.
+    pub event: EventView,
+}
+
+/// An event's configuration with its id.
+#[derive(Debug, Serialize)]
+pub struct EventView {
+    pub id: String,
+    #[serde(flatten)]
+    pub config: EventConfig,
+}
+
+/// The config's own schema plus `id`: an `allOf` would not do, since the config admits no
+/// properties besides its own (`additionalProperties: false`).
+impl utoipa::PartialSchema for EventView {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+        use utoipa::openapi::RefOr;
+        let RefOr::T(Schema::Object(mut object)) = EventConfig::schema() else {
+            unreachable!("a struct's schema is an object")
+        };
+        object.properties.insert("id".into(), ObjectBuilder::new().schema_type(Type::String).into());
+        object.required.insert(0, "id".into());
+        object.description = Some("An event's configuration with its id.".into());
+        RefOr::T(Schema::Object(object))
     }
-    value
 }
 
+impl ToSchema for EventView {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        EventConfig::schemas(schemas);
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventList {
+    pub events: Vec<EventView>,
+}
+
+fn masked_view(id: &str, mut config: EventConfig) -> EventView {
+    secrets::mask(&mut config);
+    EventView { id: id.to_string(), config }
+}
+
+/// Configure an event
+///
+/// Validates and stores the configuration. Secrets sent masked (as reads show them) keep
+/// the stored ones; a signing target without a secret gets one, shown only in this answer.
+#[utoipa::path(
+    put,
+    path = "/events/{event_id}",
+    tag = "events",
+    params(("event_id" = String, Path, description = "1-200 letters, digits, `.`, `_`, `-` or `:`.")),
+    request_body = EventConfig,
+    security(("adminToken" = [])),
+    responses(
+        (status = 200, description = "Replaced; the stored configuration, secrets in full.", body = EventView),
+        (status = 201, description = "Created; the stored configuration, secrets in full.", body = EventView),
+        (status = 400, description = "`invalid_config` names the field that is wrong; `invalid_request`: the path is not valid.", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = StorageError),
+    ),
+)]
 async fn put(
     State(app): State<Arc<App>>,
     Api(Path(event_id)): Api<Path<String>>,
     Api(Json(config)): Api<Json<serde_json::Map<String, Value>>>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<EventView>), ApiError> {
     validate::name("event id", &event_id)?;
     let mut config = event_config(config)?;
     secrets::fill(&mut config, app.store.event(&event_id).as_deref());
@@ -41,19 +113,110 @@ async fn put(
     let created = app.store.put_event(&event_id, &config).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     // The only answer that shows the signing secrets.
-    Ok((status, Json(view(&event_id, &config))))
+    Ok((status, Json(EventView { id: event_id, config })))
 }
 
-async fn list(State(app): State<Arc<App>>) -> Result<Json<Value>, ApiError> {
-    let events: Vec<Value> = app.store.events().into_iter().map(|(id, c)| masked_view(&id, (*c).clone())).collect();
-    Ok(Json(json!({ "events": events })))
+/// Validate an event configuration
+///
+/// Checks a configuration exactly as `PUT` would (masked secrets take the stored ones back)
+/// and says what a `PUT` would do, without storing anything. Also refuses a masked secret
+/// that has no stored secret to take back (a `PUT` would store the mask itself). What
+/// `hookgate config apply` checks every event of a file with before it changes any.
+#[utoipa::path(
+    post,
+    path = "/events/{event_id}/validate",
+    tag = "events",
+    params(("event_id" = String, Path, description = "1-200 letters, digits, `.`, `_`, `-` or `:`.")),
+    request_body = EventConfig,
+    security(("adminToken" = [])),
+    responses(
+        (status = 200, description = "Valid; what a PUT would do and store.", body = Validated),
+        (status = 400, description = "`invalid_config` names the field that is wrong; `invalid_request`: the path is not valid.", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    ),
+)]
+async fn validate(
+    State(app): State<Arc<App>>,
+    Api(Path(event_id)): Api<Path<String>>,
+    Api(Json(config)): Api<Json<serde_json::Map<String, Value>>>,
+) -> Result<Json<Validated>, ApiError> {
+    validate::name("event id", &event_id)?;
+    let mut config = event_config(config)?;
+    let stored = app.store.event(&event_id);
+    secrets::fill(&mut config, stored.as_deref());
+    if let Some(field) = secrets::still_masked(&config) {
+        return Err(ApiError::bad_request(
+            "invalid_config",
+            format!("{field} is masked and the gateway has no secret to keep for it: give the secret itself"),
+        ));
+    }
+    validate::event_config(&config, &app.components, app.settings.allow_http)?;
+    let outcome = match stored {
+        None => Outcome::Created,
+        Some(stored) if *stored == config => Outcome::Unchanged,
+        Some(_) => Outcome::Changed,
+    };
+    Ok(Json(Validated { outcome, event: masked_view(&event_id, config) }))
 }
 
-async fn show(State(app): State<Arc<App>>, Api(Path(event_id)): Api<Path<String>>) -> Result<Json<Value>, ApiError> {
+/// List the events
+///
+/// Every event's configuration, secrets masked.
+#[utoipa::path(
+    get,
+    path = "/events",
+    tag = "events",
+    security(("adminToken" = [])),
+    responses(
+        (status = 200, description = "The events.", body = EventList),
+        (status = 401, response = Unauthorized),
+    ),
+)]
+async fn list(State(app): State<Arc<App>>) -> Result<Json<EventList>, ApiError> {
+    let events = app.store.events().into_iter().map(|(id, c)| masked_view(&id, (*c).clone())).collect();
+    Ok(Json(EventList { events }))
+}
+
+/// Show an event
+///
+/// Its configuration, secrets masked.
+#[utoipa::path(
+    get,
+    path = "/events/{event_id}",
+    tag = "events",
+    params(("event_id" = String, Path, description = "The event.")),
+    security(("adminToken" = [])),
+    responses(
+        (status = 200, description = "The configuration.", body = EventView),
+        (status = 400, description = "`invalid_request`: the path is not valid.", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "`unknown_event`", body = ErrorBody),
+    ),
+)]
+async fn show(State(app): State<Arc<App>>, Api(Path(event_id)): Api<Path<String>>) -> Result<Json<EventView>, ApiError> {
     let config = app.store.event(&event_id).ok_or_else(|| not_found(&event_id))?;
     Ok(Json(masked_view(&event_id, (*config).clone())))
 }
 
+/// Delete an event
+///
+/// Its messages stay in the log; their pending deliveries end as `target_removed`.
+#[utoipa::path(
+    delete,
+    path = "/events/{event_id}",
+    tag = "events",
+    params(("event_id" = String, Path, description = "The event.")),
+    security(("adminToken" = [])),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 400, description = "`invalid_request`: the path is not valid.", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "`unknown_event`", body = ErrorBody),
+        (status = 500, response = StorageError),
+    ),
+)]
 async fn remove(State(app): State<Arc<App>>, Api(Path(event_id)): Api<Path<String>>) -> Result<StatusCode, ApiError> {
     if app.store.delete_event(&event_id).await? {
         Ok(StatusCode::NO_CONTENT)

@@ -6,33 +6,75 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::api::error::ErrorBody;
+use crate::api::openapi::{Forbidden, StorageError, Unauthorized};
 use crate::api::{Api, ApiError};
-use crate::model::{message_id_floor, now_ms, DeliveryStatus, MessageRecord};
+use crate::model::{message_id_floor, now_ms, DeliveryRecord, DeliveryStatus, MessageRecord};
 use crate::store::{delivery_key, MessageQuery};
 use crate::App;
 
-pub fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route("/messages", get(list))
-        .route("/messages/{message_id}", get(show))
-        .route("/messages/{message_id}/retry", post(retry))
+pub fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(show)).routes(routes!(retry))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only messages of this event.
     event_id: Option<String>,
+    /// Only messages in this state (with `target`: whose delivery to that target is in it);
+    /// empty means any.
+    #[param(pattern = "^(pending|delivered|failed|skipped)?$")]
     status: Option<String>,
+    /// Only messages with a delivery to this target.
     target: Option<String>,
+    /// Received at or after: RFC 3339 (`2026-11-23T10:00:00Z`) or Unix milliseconds.
     since: Option<String>,
+    /// Received at or before: RFC 3339 or Unix milliseconds.
     until: Option<String>,
+    /// At most this many, newest first (clamped to 1-500; default 50).
     limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+}
+
+/// A message of the delivery log with its deliveries and every attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageView {
+    pub message_id: String,
+    pub event_id: String,
+    /// Pending while any delivery is, failed when any failed, skipped when all were skipped,
+    /// delivered otherwise.
+    pub status: DeliveryStatus,
+    /// RFC 3339.
+    pub received_at: String,
+    pub content_type: Option<String>,
+    /// Bytes.
+    pub body_size: usize,
+    pub deliveries: Vec<DeliveryRecord>,
+}
+
+/// One page of the delivery log.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessagePage {
+    pub messages: Vec<MessageView>,
+    /// Where the next page starts (pass it as `cursor`); null at the end of the log.
+    pub next_cursor: Option<String>,
+}
+
+/// What a retry queued.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Retried {
+    pub message_id: String,
+    /// How many failed deliveries were queued again.
+    pub retried: usize,
 }
 
 /// `2026-11-23T10:00:00Z` or Unix milliseconds.
@@ -50,22 +92,38 @@ fn parse_time(field: &str, text: &str) -> Result<u64, ApiError> {
 const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 500;
 
-async fn view(app: &App, message: &MessageRecord) -> Result<(DeliveryStatus, Value), ApiError> {
+async fn view(app: &App, message: &MessageRecord) -> Result<MessageView, ApiError> {
     let deliveries = app.store.deliveries_of(&message.message_id).await?;
-    let status = DeliveryStatus::of_message(deliveries.iter().map(|d| d.status));
-    let value = json!({
-        "message_id": message.message_id,
-        "event_id": message.event_id,
-        "status": status,
-        "received_at": message.received_at,
-        "content_type": message.content_type,
-        "body_size": message.body_size,
-        "deliveries": deliveries,
-    });
-    Ok((status, value))
+    Ok(MessageView {
+        message_id: message.message_id.clone(),
+        event_id: message.event_id.clone(),
+        status: DeliveryStatus::of_message(deliveries.iter().map(|d| d.status)),
+        received_at: message.received_at.clone(),
+        content_type: message.content_type.clone(),
+        body_size: message.body_size,
+        deliveries,
+    })
 }
 
-async fn list(State(app): State<Arc<App>>, Api(Query(query)): Api<Query<ListQuery>>) -> Result<Json<Value>, ApiError> {
+/// List the delivery log
+///
+/// Newest first. `status=failed` reads an index of the failures; otherwise a page looks at
+/// no more than 5,000 messages, so a rare filter can give a short or empty page with a
+/// `next_cursor`.
+#[utoipa::path(
+    get,
+    path = "/messages",
+    tag = "messages",
+    params(ListQuery),
+    security(("adminToken" = [])),
+    responses(
+        (status = 200, description = "One page.", body = MessagePage),
+        (status = 400, description = "`invalid_request`: a filter does not parse (names it).", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 500, response = StorageError),
+    ),
+)]
+async fn list(State(app): State<Arc<App>>, Api(Query(query)): Api<Query<ListQuery>>) -> Result<Json<MessagePage>, ApiError> {
     let wanted = match query.status.as_deref().filter(|s| !s.is_empty()) {
         Some(s) => Some(DeliveryStatus::parse(s).ok_or_else(|| {
             ApiError::bad_request("invalid_request", format!("status `{s}` is not one of pending, delivered, failed, skipped"))
@@ -94,7 +152,7 @@ async fn list(State(app): State<Arc<App>>, Api(Query(query)): Api<Query<ListQuer
     let ids = |query: MessageQuery, size| async move { app.store.message_ids(&query, size).await.map_err(ApiError::from) };
     let keep = move |id| listed(app, id, event_id, target, wanted);
     let (messages, next_cursor) = page(ids, query, limit, MAX_SCANNED, keep).await?;
-    Ok(Json(json!({ "messages": messages, "next_cursor": next_cursor })))
+    Ok(Json(MessagePage { messages, next_cursor }))
 }
 
 /// The view of message `id` if it passes the list's filters.
@@ -104,14 +162,14 @@ async fn listed(
     event_id: Option<&str>,
     target: Option<&str>,
     wanted: Option<DeliveryStatus>,
-) -> Result<Option<Value>, ApiError> {
+) -> Result<Option<MessageView>, ApiError> {
     let Some(message) = app.store.message(&id).await? else { return Ok(None) };
     if event_id.is_some_and(|event| event != message.event_id) {
         return Ok(None);
     }
-    let (status, value) = view(app, &message).await?;
+    let value = view(app, &message).await?;
     let status = match target {
-        None => Some(status),
+        None => Some(value.status),
         Some(target) => app.store.delivery(&delivery_key(&id, target)).await?.map(|d| d.status),
     };
     Ok(status.is_some_and(|s| wanted.is_none_or(|w| w == s)).then_some(value))
@@ -156,16 +214,51 @@ where
     }
 }
 
-async fn show(State(app): State<Arc<App>>, Api(Path(message_id)): Api<Path<String>>) -> Result<Json<Value>, ApiError> {
+/// Show a message
+///
+/// With its deliveries and every attempt (requests masked, response excerpts, guest logs).
+#[utoipa::path(
+    get,
+    path = "/messages/{message_id}",
+    tag = "messages",
+    params(("message_id" = String, Path, description = "`msg_...`")),
+    security(("adminToken" = [])),
+    responses(
+        (status = 200, description = "The message.", body = MessageView),
+        (status = 400, description = "`invalid_request`: the path is not valid.", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "`message_not_found`", body = ErrorBody),
+        (status = 500, response = StorageError),
+    ),
+)]
+async fn show(State(app): State<Arc<App>>, Api(Path(message_id)): Api<Path<String>>) -> Result<Json<MessageView>, ApiError> {
     let message = app.store.message(&message_id).await?.ok_or_else(|| not_found(&message_id))?;
-    Ok(Json(view(&app, &message).await?.1))
+    Ok(Json(view(&app, &message).await?))
 }
 
-async fn retry(State(app): State<Arc<App>>, Api(Path(message_id)): Api<Path<String>>) -> Result<(StatusCode, Json<Value>), ApiError> {
+/// Retry a message's failed deliveries
+///
+/// Re-runs them from the stored data with the current config and components.
+#[utoipa::path(
+    post,
+    path = "/messages/{message_id}/retry",
+    tag = "messages",
+    params(("message_id" = String, Path, description = "`msg_...`")),
+    security(("adminToken" = [])),
+    responses(
+        (status = 202, description = "Queued again (`retried` may be 0).", body = Retried),
+        (status = 400, description = "`invalid_request`: the path is not valid.", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "`message_not_found`", body = ErrorBody),
+        (status = 500, response = StorageError),
+    ),
+)]
+async fn retry(State(app): State<Arc<App>>, Api(Path(message_id)): Api<Path<String>>) -> Result<(StatusCode, Json<Retried>), ApiError> {
     app.store.message(&message_id).await?.ok_or_else(|| not_found(&message_id))?;
     let retried = app.store.requeue_failed(&message_id, now_ms()).await?;
     app.queue_changed.notify_one();
-    Ok((StatusCode::ACCEPTED, Json(json!({ "message_id": message_id, "retried": retried }))))
+    Ok((StatusCode::ACCEPTED, Json(Retried { message_id, retried })))
 }
 
 fn not_found(id: &str) -> ApiError {

@@ -13,22 +13,25 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::{Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Extension, Json, Router};
-use serde_json::{json, Value};
+use axum::{Extension, Json};
+use serde::Serialize;
 use subtle::ConstantTimeEq;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::Unauthorized;
 use super::ApiError;
 use crate::{AdminScope, AdminToken, App};
 
-pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
-    Router::new()
+pub fn routes(app: Arc<App>) -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new()
         .merge(cluster::routes())
         .merge(components::routes())
         .merge(events::routes())
         .merge(messages::routes())
         .merge(stats::routes())
-        .route("/whoami", get(whoami))
+        .routes(routes!(whoami))
         .layer(middleware::from_fn_with_state(app, require_admin))
 }
 
@@ -59,7 +62,40 @@ pub(super) async fn require_admin(State(app): State<Arc<App>>, mut request: Requ
     Ok(next.run(request).await)
 }
 
+/// The admin token in use.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WhoAmI {
+    /// The token's name (what the gateway logs instead of the token).
+    pub name: String,
+    pub scope: AdminScope,
+}
+
+/// `admin` or `read`: described with the API that shows it rather than where it is defined.
+impl utoipa::PartialSchema for AdminScope {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(["admin", "read"]))
+            .description(Some("`read` may only GET"))
+            .into()
+    }
+}
+
+impl ToSchema for AdminScope {}
+
+/// Who is asking
+///
 /// The token in use: its name and scope (what a read-only console greys out).
-async fn whoami(Extension(token): Extension<AdminToken>) -> Json<Value> {
-    Json(json!({ "name": token.name, "scope": token.scope }))
+#[utoipa::path(
+    get,
+    path = "/whoami",
+    tag = "operations",
+    security(("adminToken" = [])),
+    responses(
+        (status = 200, description = "The token's name and scope.", body = WhoAmI),
+        (status = 401, response = Unauthorized),
+    ),
+)]
+async fn whoami(Extension(token): Extension<AdminToken>) -> Json<WhoAmI> {
+    Json(WhoAmI { name: token.name, scope: token.scope })
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::App;
 
@@ -32,11 +32,40 @@ fn file(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     )
 }
 
-pub fn routes() -> Router<Arc<App>> {
-    let index = || async { file("text/html; charset=utf-8", INDEX) };
-    Router::new()
-        .route("/console", get(index))
-        .route("/console/", get(index))
-        .route("/console/console.js", get(|| async { file("text/javascript; charset=utf-8", SCRIPT) }))
-        .route("/console/console.css", get(|| async { file("text/css; charset=utf-8", STYLE) }))
+pub fn routes() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new()
+        .routes(routes!(index))
+        .routes(routes!(index_slash))
+        .routes(routes!(script))
+        .routes(routes!(style))
+}
+
+/// The console
+///
+/// The operator's page over this API; it signs in with an admin token.
+#[utoipa::path(get, path = "/console", tag = "operations",
+    responses((status = 200, description = "The page.", content_type = "text/html", body = String)))]
+async fn index() -> impl IntoResponse {
+    file("text/html; charset=utf-8", INDEX)
+}
+
+/// The console (with a trailing slash)
+#[utoipa::path(get, path = "/console/", tag = "operations",
+    responses((status = 200, description = "The page.", content_type = "text/html", body = String)))]
+async fn index_slash() -> impl IntoResponse {
+    file("text/html; charset=utf-8", INDEX)
+}
+
+/// The console's script
+#[utoipa::path(get, path = "/console/console.js", tag = "operations",
+    responses((status = 200, description = "The script.", content_type = "text/javascript", body = String)))]
+async fn script() -> impl IntoResponse {
+    file("text/javascript; charset=utf-8", SCRIPT)
+}
+
+/// The console's style sheet
+#[utoipa::path(get, path = "/console/console.css", tag = "operations",
+    responses((status = 200, description = "The style sheet.", content_type = "text/css", body = String)))]
+async fn style() -> impl IntoResponse {
+    file("text/css; charset=utf-8", STYLE)
 }
