@@ -110,7 +110,9 @@ async fn schemathesis_finds_no_server_error_and_no_answer_unlike_the_description
         .arg(gw.url("/v1/openapi.json"))
         .args(["--checks", "all", "--exclude-checks", &excluded.join(",")])
         .args(["--header", &format!("Authorization: Bearer {ADMIN_TOKEN}")])
-        .args(["--max-examples", MAX_EXAMPLES, "--request-timeout", "20", "--generation-database", "none"])
+        // A fixed seed: CI runs the same cases every time, so a red run is a change in the
+        // gateway, not a new draw (change the seed by hand to explore further).
+        .args(["--max-examples", MAX_EXAMPLES, "--seed", "20261203", "--request-timeout", "20", "--generation-database", "none"])
         .args(["--no-color", "--warnings", "off"])
         .current_dir(work.path())
         .env("PYTHONPATH", repo_root().join("target/test-tools/python"))
