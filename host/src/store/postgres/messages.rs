@@ -184,11 +184,13 @@ pub(super) async fn message_ids(pool: &Pool, query: &MessageQuery, limit: usize)
     Ok(client.query(&statement, &params).await?.into_iter().map(|row| row.get(0)).collect())
 }
 
+/// Held by the node that prunes.
+pub(super) const PRUNE_LOCK: i64 = 0x686f_6f6b_7072_756e; // "hookprun"
+
 /// Deletes up to `limit` settled messages older than `cutoff_id`, and with them their
 /// deliveries and idempotency keys. One node at a time: the others find the lock taken
 /// and prune nothing, so a cluster prunes once.
 pub(super) async fn prune_settled_before(pool: &Pool, cutoff_id: &str, limit: usize) -> Result<usize> {
-    const PRUNE_LOCK: i64 = 0x686f_6f6b_7072_756e; // "hookprun"
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
     let locked: bool = transaction.query_one("SELECT pg_try_advisory_xact_lock($1)", &[&PRUNE_LOCK]).await?.get(0);

@@ -461,4 +461,36 @@ pub(crate) mod tests {
     }
 
     contract_tests!(fresh);
+
+    /// Retention prunes once per cluster: a node finds another one pruning and leaves it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn only_one_node_prunes_at_a_time() {
+        use crate::store::{MessageLog, NewMessage};
+        let dir = tempfile::tempdir().unwrap();
+        let url = fresh_database().await;
+        let store = PgStore::open(&url, dir.path(), &StoreOptions::default()).await.unwrap();
+        let record = crate::model::MessageRecord {
+            message_id: String::new(),
+            event_id: "e".into(),
+            received_at: String::new(),
+            received_at_ms: crate::model::now_ms(),
+            headers: vec![],
+            content_type: None,
+            body_size: 0,
+            subshop: None,
+            idempotency_key: None,
+        };
+        let new = NewMessage { message: record, body: bytes::Bytes::new(), deliveries: vec![], idempotency_key: None };
+        store.append(new).await.unwrap();
+        let cutoff = crate::model::message_id_floor(crate::model::now_ms() + 1000);
+
+        // Another node in the middle of its prune.
+        let (mut other, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        let pruning = other.transaction().await.unwrap();
+        pruning.execute("SELECT pg_advisory_xact_lock($1)", &[&super::messages::PRUNE_LOCK]).await.unwrap();
+        assert_eq!(store.prune_settled_before(&cutoff, 100).await.unwrap(), 0, "left to the node pruning");
+        pruning.rollback().await.unwrap();
+        assert_eq!(store.prune_settled_before(&cutoff, 100).await.unwrap(), 1, "pruned once the other is done");
+    }
 }
