@@ -146,6 +146,9 @@ pub struct TargetConfig {
     pub max_in_flight: u32,
     #[serde(default)]
     pub circuit_breaker: BreakerPolicy,
+    /// At most `per_second` attempts a second on average, `burst` at once (per node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
     /// A client certificate to present (mTLS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_tls: Option<ClientTls>,
@@ -167,6 +170,19 @@ fn default_max_in_flight() -> u32 {
 }
 
 /// When a target is paused: after `failure_threshold` consecutive failed attempts (network
+/// A token bucket: `burst` attempts may start at once, and it refills at `per_second`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub per_second: u32,
+    #[serde(default = "one")]
+    pub burst: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
 /// errors, timeouts, 5xx, 429) it gets no attempts for `pause_ms`, then one probe; a failed
 /// probe doubles the pause up to `max_pause_ms`. `failure_threshold: 0` turns it off.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]

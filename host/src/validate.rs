@@ -127,6 +127,11 @@ pub fn event_config(config: &EventConfig, components: &Registry, allow_http: boo
         if !(1..=1000).contains(&target.max_in_flight) {
             return fail(format!("{at}.max_in_flight must be between 1 and 1000"));
         }
+        if let Some(rate) = &target.rate_limit {
+            if !(1..=100_000).contains(&rate.per_second) || !(1..=100_000).contains(&rate.burst) {
+                return fail(format!("{at}.rate_limit: per_second and burst must be between 1 and 100000"));
+            }
+        }
         let breaker = &target.circuit_breaker;
         if breaker.pause_ms > breaker.max_pause_ms || breaker.max_pause_ms > 24 * 3_600_000 {
             return fail(format!("{at}.circuit_breaker: pause_ms must not exceed max_pause_ms, which must be at most a day"));

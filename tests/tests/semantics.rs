@@ -36,3 +36,40 @@ async fn a_payload_schema_refuses_malformed_payloads_with_the_pointer_and_stores
     assert!(refused.text().contains("/data/value/order_id"), "{}", refused.text());
     ingest(envelope(json!({"order_id": 8}))).await.assert_status(200);
 }
+
+#[tokio::test]
+async fn a_rate_limited_target_gets_its_rate_and_holds_back_no_other_target() {
+    let gw = Gateway::new();
+    let (slow, fast) = (Receiver::start(), Receiver::start());
+    gw.put_event_ok(
+        "orders",
+        json!({"targets": [
+            {"id": "erp", "method": "POST", "url": slow.url("/erp"), "rate_limit": {"per_second": 5, "burst": 2}},
+            {"id": "crm", "method": "POST", "url": fast.url("/crm")}]}),
+    )
+    .await;
+    let bad = json!({"targets": [{"id": "erp", "url": slow.url("/erp"), "rate_limit": {"per_second": 0}}]});
+    let message = gw.put_event("refused", bad).await.assert_error(400, "invalid_config");
+    assert!(message.contains("rate_limit"), "{message}");
+
+    let mut ids = Vec::new();
+    for i in 0..12 {
+        ids.push(gw.fire_json("orders", &json!({"n": i})).await);
+    }
+    let fired = std::time::Instant::now();
+    fast.wait_requests(12, DEADLINE).await;
+    let fast_took = fired.elapsed();
+    let received = slow.wait_requests(12, DEADLINE).await;
+    for id in &ids {
+        gw.wait_message_status(id, "delivered", DEADLINE).await;
+    }
+    // 2 at once, then one every 200 ms: the twelfth starts 2 s after the first.
+    let times: Vec<_> = received.iter().map(|r| r.at).collect();
+    let span = times[11].duration_since(times[0]);
+    assert!(span >= std::time::Duration::from_millis(1_900), "12 requests at 5/s with a burst of 2 took only {span:?}");
+    for (i, at) in times.iter().enumerate() {
+        let in_a_second = times[i..].iter().filter(|t| t.duration_since(*at) < std::time::Duration::from_secs(1)).count();
+        assert!(in_a_second <= 7, "{in_a_second} requests within a second of request {i}: more than 5/s plus the burst");
+    }
+    assert!(fast_took < span, "the other target was not held back: {fast_took:?} against {span:?}");
+}

@@ -1,12 +1,13 @@
 //! Per-target admission, so that one slow or dead target cannot hold up the others:
-//! a cap on its attempts in flight, and a circuit breaker that pauses it after repeated
-//! failures and lets a single probe through when the pause is over. Deliveries that are
+//! a cap on its attempts in flight, an optional rate limit (a token bucket), and a circuit
+//! breaker that pauses it after repeated failures and lets a single probe through when the
+//! pause is over. All of it is per node: each gateway counts its own attempts. Deliveries that are
 //! not admitted wait in the queue; they are never failed for it (only their deadline can).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::model::BreakerPolicy;
+use crate::model::{BreakerPolicy, RateLimit};
 
 #[derive(Debug, Default)]
 struct TargetState {
@@ -16,6 +17,25 @@ struct TargetState {
     open_until_ms: u64,
     pause_ms: u64,
     probing: bool,
+    /// The rate limit's bucket, in thousandths of an attempt, as of `refilled_at_ms`.
+    tokens_milli: u64,
+    refilled_at_ms: u64,
+}
+
+impl TargetState {
+    /// Refills the bucket to `now_ms`; when it holds less than one attempt, the time it
+    /// will hold one.
+    fn refill(&mut self, rate: &RateLimit, now_ms: u64) -> Option<u64> {
+        let full = u64::from(rate.burst) * 1000;
+        if self.refilled_at_ms == 0 {
+            self.tokens_milli = full;
+        } else {
+            let earned = now_ms.saturating_sub(self.refilled_at_ms) * u64::from(rate.per_second);
+            self.tokens_milli = (self.tokens_milli + earned).min(full);
+        }
+        self.refilled_at_ms = now_ms;
+        (self.tokens_milli < 1000).then(|| now_ms + (1000 - self.tokens_milli).div_ceil(u64::from(rate.per_second.max(1))))
+    }
 }
 
 /// What an attempt told about the target's health.
@@ -35,6 +55,13 @@ pub enum Admission {
     Busy,
     /// The breaker is open until `until_ms`; `why` is for the delivery log.
     Paused { until_ms: u64, why: String },
+}
+
+/// What a target allows at a time: its cap in flight and its rate.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits<'a> {
+    pub max_in_flight: u32,
+    pub rate: Option<&'a RateLimit>,
 }
 
 /// An admitted attempt; dropping it frees its place.
@@ -58,7 +85,15 @@ pub struct Gates {
 }
 
 impl Gates {
-    pub fn admit(self: &Arc<Self>, key: &str, max_in_flight: u32, now_ms: u64) -> Admission {
+    /// When the target's rate limit lets the next attempt start, if not now; the dispatcher
+    /// leaves the lane alone until then (its deliveries stay queued, nothing is written).
+    pub fn rate_wait(&self, key: &str, rate: Option<&RateLimit>, now_ms: u64) -> Option<u64> {
+        let rate = rate?;
+        let mut states = self.states.lock().ok()?;
+        states.entry(key.to_string()).or_default().refill(rate, now_ms)
+    }
+
+    pub fn admit(self: &Arc<Self>, key: &str, limits: Limits<'_>, now_ms: u64) -> Admission {
         let Ok(mut states) = self.states.lock() else { return Admission::Busy };
         let state = states.entry(key.to_string()).or_default();
         if now_ms < state.open_until_ms {
@@ -70,8 +105,14 @@ impl Gates {
             return Admission::Paused { until_ms: state.open_until_ms, why };
         }
         let half_open = state.open_until_ms != 0;
-        if (half_open && state.probing) || state.in_flight >= max_in_flight.max(1) {
+        if (half_open && state.probing) || state.in_flight >= limits.max_in_flight.max(1) {
             return Admission::Busy;
+        }
+        if let Some(rate) = limits.rate {
+            if state.refill(rate, now_ms).is_some() {
+                return Admission::Busy;
+            }
+            state.tokens_milli -= 1000;
         }
         state.probing = half_open;
         state.in_flight += 1;
@@ -109,8 +150,30 @@ mod tests {
         BreakerPolicy { failure_threshold: 3, pause_ms: 1_000, max_pause_ms: 3_000 }
     }
 
+    fn limits(max_in_flight: u32) -> Limits<'static> {
+        Limits { max_in_flight, rate: None }
+    }
+
+    #[test]
+    fn a_rate_limit_lets_a_burst_through_then_one_attempt_per_interval() {
+        let gates = Arc::new(Gates::default());
+        let rate = RateLimit { per_second: 4, burst: 2 };
+        let limited = Limits { max_in_flight: 100, rate: Some(&rate) };
+        let admitted = |now| matches!(gates.admit("t", limited, now), Admission::Go(_));
+        assert_eq!(gates.rate_wait("t", Some(&rate), 1_000), None);
+        assert!(admitted(1_000) && admitted(1_000), "the burst");
+        assert!(!admitted(1_000));
+        assert_eq!(gates.rate_wait("t", Some(&rate), 1_000), Some(1_250), "one attempt every 250 ms");
+        assert!(!admitted(1_249));
+        assert!(admitted(1_250));
+        assert!(!admitted(1_251));
+        assert!(admitted(2_000) && admitted(2_000), "refilled, up to the burst");
+        assert!(!admitted(2_000));
+        assert_eq!(gates.rate_wait("other", Some(&rate), 2_000), None, "per target");
+    }
+
     fn go(gates: &Arc<Gates>, now: u64) -> Pass {
-        match gates.admit("t", 2, now) {
+        match gates.admit("t", limits(2), now) {
             Admission::Go(pass) => pass,
             other => panic!("expected to be admitted at {now}: {other:?}"),
         }
@@ -120,8 +183,8 @@ mod tests {
     fn caps_attempts_in_flight() {
         let gates = Arc::new(Gates::default());
         let (a, _b) = (go(&gates, 0), go(&gates, 0));
-        assert!(matches!(gates.admit("t", 2, 0), Admission::Busy));
-        assert!(matches!(gates.admit("other", 2, 0), Admission::Go(_)), "other targets are not held up");
+        assert!(matches!(gates.admit("t", limits(2), 0), Admission::Busy));
+        assert!(matches!(gates.admit("other", limits(2), 0), Admission::Go(_)), "other targets are not held up");
         drop(a);
         go(&gates, 0);
     }
@@ -133,7 +196,7 @@ mod tests {
             drop(go(&gates, now));
             gates.record("t", &p, Health::Down, now);
         }
-        match gates.admit("t", 2, 10) {
+        match gates.admit("t", limits(2), 10) {
             Admission::Paused { until_ms, why } => {
                 assert_eq!(until_ms, 1_002);
                 assert!(why.contains("3 consecutive failures"), "{why}");
@@ -141,10 +204,10 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let probe = go(&gates, 1_002);
-        assert!(matches!(gates.admit("t", 2, 1_003), Admission::Busy), "one probe at a time");
+        assert!(matches!(gates.admit("t", limits(2), 1_003), Admission::Busy), "one probe at a time");
         drop(probe);
         gates.record("t", &p, Health::Down, 1_010);
-        assert!(matches!(gates.admit("t", 2, 2_000), Admission::Paused { until_ms: 3_010, .. }), "the pause doubles");
+        assert!(matches!(gates.admit("t", limits(2), 2_000), Admission::Paused { until_ms: 3_010, .. }), "the pause doubles");
         drop(go(&gates, 3_010));
         gates.record("t", &p, Health::Up, 3_020);
         let (_a, _b) = (go(&gates, 3_021), go(&gates, 3_021));

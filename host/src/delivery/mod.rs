@@ -144,6 +144,11 @@ impl Worker {
         if slots.available_permits() == 0 {
             return Ok(Step::NoSlot);
         }
+        let configured = self.app.store.event(&lane.event_id);
+        let rate = configured.as_ref().and_then(|e| e.targets.iter().find(|t| t.id == lane.target_id)).and_then(|t| t.rate_limit.as_ref());
+        if let Some(until) = self.gates.rate_wait(&lane.to_string(), rate, now) {
+            return Ok(Step::Later(until));
+        }
         let claim = match self.app.store.claim_due(lane, now).await? {
             Claim::Taken(claim) => claim,
             Claim::NotDue(due) => return Ok(Step::Later(due)),
@@ -156,7 +161,8 @@ impl Worker {
             None => None,
             Some(target) => {
                 let key = lane.to_string();
-                match self.gates.admit(&key, target.max_in_flight, now) {
+                let limits = gate::Limits { max_in_flight: target.max_in_flight, rate: target.rate_limit.as_ref() };
+                match self.gates.admit(&key, limits, now) {
                     gate::Admission::Go(pass) => {
                         Some(Admitted { pass, lane: key, breaker: target.circuit_breaker.clone() })
                     }
