@@ -73,3 +73,51 @@ async fn a_rate_limited_target_gets_its_rate_and_holds_back_no_other_target() {
     }
     assert!(fast_took < span, "the other target was not held back: {fast_took:?} against {span:?}");
 }
+
+#[tokio::test]
+async fn recover_resends_a_targets_failed_deliveries_of_a_window_once_in_order() {
+    let gw = Gateway::new();
+    let (mut erp, crm) = (Receiver::down_reserved(), Receiver::start());
+    gw.put_event_ok(
+        "orders",
+        json!({"targets": [
+            {"id": "erp", "method": "POST", "url": erp.url("/erp"), "retry": fast_retry(1), "max_in_flight": 1,
+             "circuit_breaker": {"failure_threshold": 0}},
+            {"id": "crm", "method": "POST", "url": crm.url("/crm")}]}),
+    )
+    .await;
+    let before = unix_ms(std::time::SystemTime::now());
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let id = gw.fire_json("orders", &json!({"n": i})).await;
+        gw.wait_message_status(&id, "failed", DEADLINE).await;
+        ids.push(id);
+    }
+    let recover = |body: Value| gw.send(gw.admin(reqwest::Method::POST, "/v1/admin/events/orders/targets/erp/recover").json(&body));
+    recover(json!({"since": "yesterday"})).await.assert_error(400, "invalid_request");
+    gw.send(gw.admin(reqwest::Method::POST, "/v1/admin/events/nope/targets/erp/recover").json(&json!({"since": 0})))
+        .await
+        .assert_error(404, "unknown_event");
+
+    // The window holds the last four messages only.
+    let fourth = gw.message(&ids[2]).await["received_at"].as_str().expect("received_at").to_string();
+    erp.up();
+    let first_call = recover(json!({"since": fourth})).await;
+    first_call.assert_status(202);
+    let (again, third_call) = tokio::join!(recover(json!({"since": fourth})), recover(json!({"since": before - 60_000, "until": before})));
+    let recovered = first_call.json()["recovered"].as_u64().unwrap() + again.json()["recovered"].as_u64().unwrap();
+    assert_eq!(recovered, 4, "four deliveries in the window, each once: {} {}", first_call.text(), again.text());
+    assert_eq!(third_call.json()["recovered"], 0, "nothing was received in that window");
+    assert_eq!(first_call.json()["complete"], true);
+    for id in &ids[2..] {
+        gw.wait_message_status(id, "delivered", DEADLINE).await;
+    }
+    let got: Vec<String> = erp.wait_requests(4, DEADLINE).await.iter().filter_map(|r| r.header("webhook-id").map(str::to_string)).collect();
+    assert_eq!(got, ids[2..], "once each, oldest first");
+    for id in &ids[..2] {
+        let message = gw.message(id).await;
+        let erp_delivery = message["deliveries"].as_array().and_then(|d| d.iter().find(|d| d["target"] == "erp")).cloned();
+        assert_eq!(erp_delivery.map(|d| d["status"].clone()), Some(json!("failed")), "outside the window: {message}");
+    }
+    assert_eq!(crm.count(), 6, "the other target is untouched");
+}

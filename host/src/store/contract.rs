@@ -227,8 +227,8 @@ pub(crate) async fn failed_deliveries_are_queued_again(store: &dyn Store) {
     store.record(taken, failed).await.unwrap();
     assert_eq!(store.pending_count().await.unwrap(), 0);
     let now = at + 5;
-    assert_eq!(store.requeue_failed(&id, now).await.unwrap(), 1);
-    assert_eq!(store.requeue_failed("msg_unknown", now).await.unwrap(), 0);
+    assert_eq!(store.requeue_failed(&id, None, now).await.unwrap(), 1);
+    assert_eq!(store.requeue_failed("msg_unknown", None, now).await.unwrap(), 0);
     let requeued = store.delivery(&delivery_key(&id, LANE)).await.unwrap().expect("stored");
     assert_eq!((requeued.status, requeued.next_attempt_at_ms, requeued.attempts.len()), (DeliveryStatus::Pending, Some(now), 1));
     let again = claim(store, "e", now).await;

@@ -335,9 +335,10 @@ pub trait DeliveryQueue: Send + Sync {
     /// (see [`QueueEntry::is_live_for`]).
     async fn discard(&self, claim: Claimed) -> Result<()>;
 
-    /// Queues the failed deliveries of a message again, due at `now_ms`, keeping their
-    /// attempt history, durably. Returns how many.
-    async fn requeue_failed(&self, message_id: &str, now_ms: u64) -> Result<usize>;
+    /// Queues the failed deliveries of a message again (only the one to `target` when
+    /// given), due at `now_ms`, keeping their attempt history, durably. Returns how many;
+    /// two calls at once requeue each delivery once.
+    async fn requeue_failed(&self, message_id: &str, target: Option<&str>, now_ms: u64) -> Result<usize>;
 
     /// Number of pending deliveries, claimed ones included.
     async fn pending_count(&self) -> Result<usize>;

@@ -15,12 +15,12 @@ use utoipa_axum::routes;
 use crate::api::error::ErrorBody;
 use crate::api::openapi::{Forbidden, StorageError, Unauthorized};
 use crate::api::{Api, ApiError};
-use crate::model::{message_id_floor, now_ms, DeliveryRecord, DeliveryStatus, MessageRecord};
+use crate::model::{message_id_floor, message_id_time_ms, now_ms, DeliveryRecord, DeliveryStatus, MessageRecord};
 use crate::store::{delivery_key, MessageQuery};
 use crate::App;
 
 pub fn routes() -> OpenApiRouter<Arc<App>> {
-    OpenApiRouter::new().routes(routes!(list)).routes(routes!(show)).routes(routes!(retry))
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(show)).routes(routes!(retry)).routes(routes!(recover))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -256,9 +256,120 @@ async fn show(State(app): State<Arc<App>>, Api(Path(message_id)): Api<Path<Strin
 )]
 async fn retry(State(app): State<Arc<App>>, Api(Path(message_id)): Api<Path<String>>) -> Result<(StatusCode, Json<Retried>), ApiError> {
     app.store.message(&message_id).await?.ok_or_else(|| not_found(&message_id))?;
-    let retried = app.store.requeue_failed(&message_id, now_ms()).await?;
+    let retried = app.store.requeue_failed(&message_id, None, now_ms()).await?;
     app.queue_changed.notify_one();
     Ok((StatusCode::ACCEPTED, Json(Retried { message_id, retried })))
+}
+
+/// A time: RFC 3339 text or Unix milliseconds.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum When {
+    UnixMs(u64),
+    Rfc3339(String),
+}
+
+impl When {
+    fn ms(&self, field: &str) -> Result<u64, ApiError> {
+        match self {
+            When::UnixMs(ms) => Ok(*ms),
+            When::Rfc3339(text) => parse_time(field, text),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecoverRequest {
+    /// Failed deliveries of messages received at or after this time.
+    pub since: When,
+    /// ... and before this time (default: now).
+    #[serde(default)]
+    pub until: Option<When>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Recovered {
+    /// Failed deliveries queued again, oldest message first.
+    pub recovered: usize,
+    /// Messages of the window looked at.
+    pub scanned: usize,
+    /// Whether the whole window was looked at. A call looks at the newest 10,000 failed
+    /// messages of the window at most; when it stops short, call again with `until` set to
+    /// `next_until` for the older ones (what was queued again is not failed any more, so
+    /// nothing is sent twice).
+    pub complete: bool,
+    /// Unix ms: the `until` of the next call, when the window was not looked at whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_until: Option<u64>,
+}
+
+/// Messages one recover call looks at, at most.
+const MAX_RECOVER_SCAN: usize = 10_000;
+
+/// Re-send a target's failed deliveries of a time window
+///
+/// Queues again, oldest first, every failed delivery to the target of a message of the
+/// event received in `[since, until)`. A second call while the first runs does not send
+/// twice: a delivery queued again is pending, no longer failed.
+#[utoipa::path(
+    post,
+    path = "/events/{event_id}/targets/{target_id}/recover",
+    tag = "messages",
+    params(("event_id" = String, Path), ("target_id" = String, Path)),
+    request_body = RecoverRequest,
+    security(("adminToken" = [])),
+    responses(
+        (status = 202, description = "Queued again.", body = Recovered),
+        (status = 400, description = "`invalid_request`: a bad time or body.", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "`unknown_event`", body = ErrorBody),
+        (status = 500, response = StorageError),
+    ),
+)]
+async fn recover(
+    State(app): State<Arc<App>>,
+    Api(Path((event_id, target_id))): Api<Path<(String, String)>>,
+    Api(Json(request)): Api<Json<RecoverRequest>>,
+) -> Result<(StatusCode, Json<Recovered>), ApiError> {
+    if app.store.event(&event_id).is_none() {
+        return Err(ApiError::not_found("unknown_event", format!("event `{event_id}` is not configured")));
+    }
+    let since = request.since.ms("since")?;
+    let until = request.until.as_ref().map(|u| u.ms("until")).transpose()?.unwrap_or_else(|| now_ms() + 1);
+    if until <= since {
+        return Err(ApiError::bad_request("invalid_request", "`until` must be after `since`"));
+    }
+    // The window's ids, newest first as the log pages them, then oldest first.
+    let mut query = MessageQuery {
+        event_id: Some(event_id.clone()),
+        failed: true,
+        before: Some(message_id_floor(until)),
+        since: Some(message_id_floor(since)),
+    };
+    let mut ids = Vec::new();
+    let complete = loop {
+        let page = app.store.message_ids(&query, MAX_LIMIT).await?;
+        let full = page.len() == MAX_LIMIT;
+        query.before = page.last().cloned();
+        ids.extend(page);
+        if !full {
+            break true;
+        }
+        if ids.len() >= MAX_RECOVER_SCAN {
+            break false;
+        }
+    };
+    let now = now_ms();
+    let mut recovered = 0;
+    for id in ids.iter().rev() {
+        recovered += app.store.requeue_failed(id, Some(&target_id), now).await?;
+    }
+    app.queue_changed.notify_one();
+    // The oldest message's millisecond is looked at again: others of it may not have been.
+    let next_until = if complete { None } else { ids.last().and_then(|id| message_id_time_ms(id)).map(|ms| ms + 1) };
+    Ok((StatusCode::ACCEPTED, Json(Recovered { recovered, scanned: ids.len(), complete, next_until })))
 }
 
 fn not_found(id: &str) -> ApiError {

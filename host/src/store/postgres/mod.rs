@@ -394,15 +394,15 @@ impl DeliveryQueue for PgStore {
     }
 
     async fn release(&self, claim: Claimed) -> Result<()> {
-        self.leases.release(&self.lazy_pool, claim).await
+        self.leases.release(claim).await
     }
 
     async fn discard(&self, claim: Claimed) -> Result<()> {
         self.leases.discard(&self.lazy_pool, claim).await
     }
 
-    async fn requeue_failed(&self, message_id: &str, now_ms: u64) -> Result<usize> {
-        queue::requeue_failed(&self.pool, message_id, now_ms).await
+    async fn requeue_failed(&self, message_id: &str, target: Option<&str>, now_ms: u64) -> Result<usize> {
+        queue::requeue_failed(&self.pool, message_id, target, now_ms).await
     }
 
     async fn pending_count(&self) -> Result<usize> {

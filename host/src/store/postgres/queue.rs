@@ -133,10 +133,11 @@ impl Leases {
         })
     }
 
-    /// Hands a claim back: due again at the time it was claimed from.
-    pub(super) async fn release(&self, pool: &Pool, claim: Claimed) -> Result<()> {
-        let due = claim.entry.due_ms as i64;
-        self.end(pool, claim, Some(due)).await
+    /// Hands a claim back unattempted: it stays this node's, first in its lane's line, so
+    /// that the lane keeps its order and the database is not written.
+    pub(super) async fn release(&self, claim: Claimed) -> Result<()> {
+        lock(&self.held).waiting.entry(claim.entry.lane()).or_default().push_front(claim);
+        Ok(())
     }
 
     /// Takes the delivery out of the queue: its record does not wait for this attempt.
@@ -163,7 +164,8 @@ impl Leases {
     pub(super) async fn hand_back_waiting(&self, pool: &Pool) -> Result<()> {
         let waiting: Vec<Claimed> = lock(&self.held).waiting.drain().flat_map(|(_, claims)| claims).collect();
         for claim in waiting {
-            self.release(pool, claim).await?;
+            let due = claim.entry.due_ms as i64;
+            self.end(pool, claim, Some(due)).await?;
         }
         Ok(())
     }
@@ -329,7 +331,7 @@ async fn lanes(pool: &Pool) -> Result<Vec<(Lane, u64)>> {
 
 /// Queues a message's failed deliveries again, due at `now_ms`; the row locks make two
 /// retries of one message at once requeue each delivery once.
-pub(super) async fn requeue_failed(pool: &Pool, message_id: &str, now_ms: u64) -> Result<usize> {
+pub(super) async fn requeue_failed(pool: &Pool, message_id: &str, target: Option<&str>, now_ms: u64) -> Result<usize> {
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
     let rows = transaction
@@ -338,7 +340,7 @@ pub(super) async fn requeue_failed(pool: &Pool, message_id: &str, now_ms: u64) -
     let mut requeued = 0;
     for row in rows {
         let mut delivery: DeliveryRecord = decode("delivery", row.get::<_, &str>(1))?;
-        if delivery.status != DeliveryStatus::Failed {
+        if delivery.status != DeliveryStatus::Failed || target.is_some_and(|t| t != delivery.target) {
             continue;
         }
         delivery.status = DeliveryStatus::Pending;

@@ -335,13 +335,13 @@ impl Database {
 
     /// Puts the failed deliveries of a message back in the queue, due now, keeping their
     /// attempt history. Returns how many were re-queued.
-    pub(super) fn requeue_failed(&self, message_id: &str, now_ms: u64) -> Result<usize> {
+    pub(super) fn requeue_failed(&self, message_id: &str, target: Option<&str>, now_ms: u64) -> Result<usize> {
         use sled::Transactional;
         let Some(message) = self.message(message_id)? else { return Ok(0) };
         let retried: Vec<DeliveryRecord> = self
             .deliveries_of(message_id)?
             .into_iter()
-            .filter(|d| d.status == DeliveryStatus::Failed)
+            .filter(|d| d.status == DeliveryStatus::Failed && target.is_none_or(|t| t == d.target))
             .map(|mut d| {
                 d.status = DeliveryStatus::Pending;
                 d.reason = None;

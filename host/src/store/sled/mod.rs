@@ -233,8 +233,8 @@ impl DeliveryQueue for SledStore {
         self.db.drop_queue_entry(claim)
     }
 
-    async fn requeue_failed(&self, message_id: &str, now_ms: u64) -> Result<usize> {
-        self.durably(|db| db.requeue_failed(message_id, now_ms)).await
+    async fn requeue_failed(&self, message_id: &str, target: Option<&str>, now_ms: u64) -> Result<usize> {
+        self.durably(|db| db.requeue_failed(message_id, target, now_ms)).await
     }
 
     async fn pending_count(&self) -> Result<usize> {
