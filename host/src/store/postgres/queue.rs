@@ -330,12 +330,14 @@ async fn lanes(pool: &Pool) -> Result<Vec<(Lane, u64)>> {
 }
 
 /// Queues a message's failed deliveries again, due at `now_ms`; the row locks make two
-/// retries of one message at once requeue each delivery once.
+/// retries of one message at once requeue each delivery once (the second finds it pending).
 pub(super) async fn requeue_failed(pool: &Pool, message_id: &str, target: Option<&str>, now_ms: u64) -> Result<usize> {
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
     let rows = transaction
-        .query("SELECT target, record FROM hookgate_deliveries WHERE message_id = $1 FOR UPDATE", &[&message_id])
+        // Settled rows only: locking a pending one would make a claim skip it and take a
+        // later delivery of its lane first.
+        .query("SELECT target, record FROM hookgate_deliveries WHERE message_id = $1 AND due_ms IS NULL FOR UPDATE", &[&message_id])
         .await?;
     let mut requeued = 0;
     for row in rows {
