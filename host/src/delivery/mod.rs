@@ -144,9 +144,9 @@ impl Worker {
         if slots.available_permits() == 0 {
             return Ok(Step::NoSlot);
         }
-        let configured = self.app.store.event(&lane.event_id);
-        let rate = configured.as_ref().and_then(|e| e.targets.iter().find(|t| t.id == lane.target_id)).and_then(|t| t.rate_limit.as_ref());
-        if let Some(until) = self.gates.rate_wait(&lane.to_string(), rate, now) {
+        let event = self.app.store.event(&lane.event_id);
+        let target = event.as_ref().and_then(|e| e.targets.iter().find(|t| t.id == lane.target_id));
+        if let Some(until) = self.gates.rate_wait(&lane.to_string(), target.and_then(|t| t.rate_limit.as_ref()), now) {
             return Ok(Step::Later(until));
         }
         let claim = match self.app.store.claim_due(lane, now).await? {
@@ -154,8 +154,6 @@ impl Worker {
             Claim::NotDue(due) => return Ok(Step::Later(due)),
             Claim::Empty => return Ok(Step::Empty),
         };
-        let event = self.app.store.event(&lane.event_id);
-        let target = event.as_ref().and_then(|e| e.targets.iter().find(|t| t.id == lane.target_id));
         let admitted = match target {
             // The attempt finds the target gone and records why.
             None => None,

@@ -10,7 +10,7 @@
 //! lane costs one claiming statement per batch rather than per delivery. The rows are read
 //! whole with the claim: the attempt does not read its delivery again.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,7 +30,7 @@ const CLAIM_BATCH: i64 = 16;
 #[derive(Default)]
 struct Held {
     /// Every claim not yet recorded or handed back, by token: what the renewer renews.
-    leased: HashMap<u64, (String, String, u64)>,
+    leased: HashSet<Leased>,
     /// Claimed, not yet handed out, in due order.
     waiting: HashMap<Lane, VecDeque<Claimed>>,
 }
@@ -62,8 +62,9 @@ impl Leases {
 
     /// Stops renewing a claim: its outcome is being recorded, or it is handed back.
     pub(super) fn let_go(&self, claim: &Claimed) {
-        let (message_id, _) = split_key(&claim.entry.delivery_key);
-        lock(&self.held).leased.remove(&claim_id(claim.token, message_id));
+        let (message_id, target) = split_key(&claim.entry.delivery_key);
+        let (message_id, target) = (message_id.to_string(), target.to_string());
+        lock(&self.held).leased.remove(&Leased { token: claim.token, message_id, target });
     }
 
     /// The earliest due, unclaimed delivery of `lane`: from the batch this node claimed
@@ -108,7 +109,7 @@ impl Leases {
         let mut held = lock(&self.held);
         for claim in &claimed {
             let (message_id, target) = split_key(&claim.entry.delivery_key);
-            held.leased.insert(claim_id(token, message_id), (message_id.to_string(), target.to_string(), token));
+            held.leased.insert(Leased { token, message_id: message_id.to_string(), target: target.to_string() });
         }
         let mut claimed = VecDeque::from(claimed);
         let first = claimed.pop_front();
@@ -225,12 +226,12 @@ async fn record(pool: &Pool, outcomes: Vec<(Claimed, DeliveryRecord)>) -> Result
     Ok(vec![(); outcomes.len()])
 }
 
-/// A claim's own key in [`Held::leased`]: a batch shares one token.
-fn claim_id(token: u64, message_id: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (token, message_id).hash(&mut hasher);
-    hasher.finish()
+/// A claim this node holds: a batch shares one token, each row is told apart by its key.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Leased {
+    token: u64,
+    message_id: String,
+    target: String,
 }
 
 async fn renew(pool: Pool, held: Arc<Mutex<Held>>, lease_ms: u64) {
@@ -239,10 +240,10 @@ async fn renew(pool: Pool, held: Arc<Mutex<Held>>, lease_ms: u64) {
     loop {
         tick.tick().await;
         let (mut messages, mut targets, mut tokens) = (Vec::new(), Vec::new(), Vec::new());
-        for (message, target, token) in lock(&held).leased.values() {
-            messages.push(message.clone());
-            targets.push(target.clone());
-            tokens.push(*token as i64);
+        for leased in lock(&held).leased.iter() {
+            messages.push(leased.message_id.clone());
+            targets.push(leased.target.clone());
+            tokens.push(leased.token as i64);
         }
         if messages.is_empty() {
             continue;
