@@ -149,6 +149,9 @@ pub struct TargetConfig {
     /// At most `per_second` attempts a second on average, `burst` at once (per node).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
+    /// Deliveries with the same key go one at a time, in order of acceptance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering: Option<OrderingPolicy>,
     /// A client certificate to present (mTLS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_tls: Option<ClientTls>,
@@ -169,7 +172,6 @@ fn default_max_in_flight() -> u32 {
     8
 }
 
-/// When a target is paused: after `failure_threshold` consecutive failed attempts (network
 /// A token bucket: `burst` attempts may start at once, and it refills at `per_second`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -183,6 +185,30 @@ fn one() -> u32 {
     1
 }
 
+/// Deliveries of a target that share a key go one at a time, in the order the gateway
+/// accepted their messages.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderingPolicy {
+    /// A template over the message data, like a header's (`#value.order_id#`, `#subshop#`);
+    /// rendered when the message is accepted. An empty key leaves the delivery unordered.
+    pub key: String,
+    #[serde(default)]
+    pub on_failure: OnFailure,
+}
+
+/// What a key does when its head fails for good.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    /// The next delivery of the key goes.
+    #[default]
+    Next,
+    /// The key waits until an operator retries or skips the failed delivery.
+    Block,
+}
+
+/// When a target is paused: after `failure_threshold` consecutive failed attempts (network
 /// errors, timeouts, 5xx, 429) it gets no attempts for `pause_ms`, then one probe; a failed
 /// probe doubles the pause up to `max_pause_ms`. `failure_threshold: 0` turns it off.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
@@ -480,6 +506,25 @@ pub struct DeliveryRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_attempt_at_ms: Option<u64>,
     pub attempts: Vec<Attempt>,
+    /// The target's ordering key, rendered when the message was accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering_key: Option<String>,
+    /// This failed delivery holds its ordering key (`"on_failure": "block"`): the key's
+    /// later deliveries wait until an operator retries or skips it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub holds_key: bool,
+}
+
+impl DeliveryRecord {
+    /// Stops holding the ordering key (an operator skipped the delivery), saying so in the
+    /// reason.
+    pub fn let_key_go(&mut self, note: &str) {
+        self.holds_key = false;
+        self.reason = Some(match self.reason.take() {
+            Some(reason) => format!("{reason}; {note}"),
+            None => note.to_string(),
+        });
+    }
 }
 
 /// A stable, machine-readable error with a human explanation.

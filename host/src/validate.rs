@@ -132,6 +132,12 @@ pub fn event_config(config: &EventConfig, components: &Registry, allow_http: boo
                 return fail(format!("{at}.rate_limit: per_second and burst must be between 1 and 100000"));
             }
         }
+        if let Some(ordering) = &target.ordering {
+            template(&format!("{at}.ordering.key"), &ordering.key, Place::Header)?;
+            if ordering.key.is_empty() {
+                return fail(format!("{at}.ordering.key must not be empty (a fixed key orders every delivery of the target)"));
+            }
+        }
         let breaker = &target.circuit_breaker;
         if breaker.pause_ms > breaker.max_pause_ms || breaker.max_pause_ms > 24 * 3_600_000 {
             return fail(format!("{at}.circuit_breaker: pause_ms must not exceed max_pause_ms, which must be at most a day"));

@@ -236,8 +236,8 @@ fn migrate_creates_the_schema_once_and_a_newer_schema_is_refused() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
-    assert_eq!(migrate(), "migrated the schema from version 0 to 1");
-    assert_eq!(migrate(), "the schema is up to date (version 1)");
+    assert_eq!(migrate(), "migrated the schema from version 0 to 2");
+    assert_eq!(migrate(), "the schema is up to date (version 2)");
 
     let psql = Command::new("psql").args(["-X", "-q", "-d", &store, "-c", "UPDATE hookgate_schema SET version = 99"]).status();
     assert!(psql.is_ok_and(|s| s.success()));
@@ -250,7 +250,7 @@ fn migrate_creates_the_schema_once_and_a_newer_schema_is_refused() {
         .expect("hookgate serve");
     assert!(!out.status.success(), "a node refuses a schema it does not know");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("schema is version 99, newer than this hookgate knows (1)"), "{stderr}");
+    assert!(stderr.contains("schema is version 99, newer than this hookgate knows (2)"), "{stderr}");
     assert!(!stderr.contains("postgres@"), "the URL is not in the message: {stderr}");
 }
 

@@ -29,7 +29,7 @@ const EXCLUDED_CHECKS: [(&str, &str); 1] = [(
     "schema-valid input may still break a rule the schema cannot express (a 4xx with a code, by design)",
 )];
 
-const PATHS: [&str; 23] = [
+const PATHS: [&str; 24] = [
     "/healthz",
     "/metrics",
     "/v1/openapi.json",
@@ -49,6 +49,7 @@ const PATHS: [&str; 23] = [
     "/v1/admin/messages",
     "/v1/admin/messages/{message_id}",
     "/v1/admin/messages/{message_id}/retry",
+    "/v1/admin/messages/{message_id}/deliveries/{target_id}/skip",
     "/v1/admin/whoami",
     "/v1/admin/stats",
     "/v1/admin/cluster",

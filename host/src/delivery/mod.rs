@@ -22,7 +22,7 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use crate::model::{message_id_time_ms, now_ms, BreakerPolicy, DeliveryRecord, DeliveryStatus};
+use crate::model::{message_id_time_ms, now_ms, BreakerPolicy, DeliveryRecord, DeliveryStatus, OnFailure};
 pub use client::HttpClients;
 
 use crate::store::{Claim, Claimed, Lane, StoreError};
@@ -146,7 +146,7 @@ impl Worker {
         }
         let event = self.app.store.event(&lane.event_id);
         let target = event.as_ref().and_then(|e| e.targets.iter().find(|t| t.id == lane.target_id));
-        if let Some(until) = self.gates.rate_wait(&lane.to_string(), target.and_then(|t| t.rate_limit.as_ref()), now) {
+        if let Some(until) = self.gates.rate_wait(&lane.target(), target.and_then(|t| t.rate_limit.as_ref()), now) {
             return Ok(Step::Later(until));
         }
         let claim = match self.app.store.claim_due(lane, now).await? {
@@ -158,7 +158,7 @@ impl Worker {
             // The attempt finds the target gone and records why.
             None => None,
             Some(target) => {
-                let key = lane.to_string();
+                let key = lane.target();
                 let limits = gate::Limits { max_in_flight: target.max_in_flight, rate: target.rate_limit.as_ref() };
                 match self.gates.admit(&key, limits, now) {
                     gate::Admission::Go(pass) => {
@@ -223,6 +223,7 @@ impl Worker {
             delivery.status = DeliveryStatus::Failed;
             delivery.next_attempt_at_ms = None;
             delivery.reason = Some(format!("deadline_exceeded: the target cannot take the delivery before its deadline ({paused})"));
+            self.hold_key_if_blocking(&claim, &mut delivery);
         } else {
             delivery.next_attempt_at_ms = Some(until_ms);
             delivery.reason = Some(paused);
@@ -230,6 +231,22 @@ impl Worker {
         let key = claim.entry.delivery_key.clone();
         if let Err(e) = self.app.store.record(claim, delivery).await {
             tracing::error!("cannot postpone {key}: {e}");
+        }
+    }
+
+    /// A delivery that failed for good holds its ordering key when its target says
+    /// `"on_failure": "block"`: the key's later deliveries wait for an operator.
+    fn hold_key_if_blocking(&self, claim: &Claimed, delivery: &mut DeliveryRecord) {
+        if delivery.status != DeliveryStatus::Failed || delivery.ordering_key.is_none() {
+            return;
+        }
+        let event = self.app.store.event(&claim.entry.event_id);
+        let target = event.as_ref().and_then(|e| e.targets.iter().find(|t| t.id == delivery.target));
+        if target.and_then(|t| t.ordering.as_ref()).is_some_and(|o| o.on_failure == OnFailure::Block) {
+            delivery.holds_key = true;
+            if let Some(reason) = &mut delivery.reason {
+                reason.push_str("; it holds its ordering key until an operator retries or skips it");
+            }
         }
     }
 
@@ -289,6 +306,7 @@ impl Worker {
         if delivery.status != DeliveryStatus::Pending {
             self.app.metrics.settled(&event_id, &delivery.target, delivery.status);
         }
+        self.hold_key_if_blocking(&claim, &mut delivery);
         // Durable before the next attempt is taken, so that the log survives a crash.
         let key = claim.entry.delivery_key.clone();
         if let Err(e) = self.app.store.record(claim, delivery).await {

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tracing::Instrument;
 
-use crate::model::{now_ms, rfc3339_now, DeliveryRecord, DeliveryStatus, EventConfig, MessageRecord};
+use crate::model::{now_ms, rfc3339_now, DeliveryRecord, DeliveryStatus, EventConfig, MessageRecord, OrderingPolicy, TargetConfig};
+use crate::template::{Place, Template, Variables};
+use sha2::Digest;
 use crate::runtime::{AuthDecision, IncomingRequest};
 use crate::store::{Inserted, NewMessage, StoreError};
 use crate::App;
@@ -130,6 +132,32 @@ async fn authenticate(app: &Arc<App>, event: &EventConfig, request: &FireRequest
     }
 }
 
+/// Longest ordering key kept as it is; a longer one is replaced by its sha256, as two keys
+/// that collide are only ordered together, never out of order.
+const MAX_KEY_BYTES: usize = 200;
+
+/// A target's ordering key for a message: its template rendered like a header value.
+/// `None` when it renders empty (the delivery is unordered).
+fn ordering_key(ordering: &OrderingPolicy, target: &TargetConfig, data: Option<&serde_json::Value>, message: &MessageRecord) -> Option<String> {
+    // Checked when the event was configured.
+    let template = Template::parse(&ordering.key, Place::Header).ok()?;
+    let vars = Variables {
+        data,
+        message_id: "", // named later, by the store
+        event_id: &message.event_id,
+        subshop: message.subshop.as_deref().unwrap_or(""),
+        config: &target.config,
+    };
+    let key = match template.render(&vars, MAX_KEY_BYTES) {
+        Ok(key) => key,
+        Err(_) => {
+            let long = template.render(&vars, usize::MAX).unwrap_or_default();
+            format!("sha256:{}", hex::encode(sha2::Sha256::digest(long.as_bytes())))
+        }
+    };
+    (!key.is_empty()).then_some(key)
+}
+
 async fn persist(
     app: &App,
     event_id: &str,
@@ -154,10 +182,19 @@ async fn persist(
         subshop,
         idempotency_key: request.idempotency_key.clone(),
     };
-    let deliveries: Vec<DeliveryRecord> = event
-        .targets
+    let targets: Vec<&TargetConfig> = event.targets.iter().filter(|t| t.enabled).collect();
+    // The data is parsed only when a target orders by it (it may be a large body).
+    let data = targets
         .iter()
-        .filter(|t| t.enabled)
+        .any(|t| t.ordering.is_some())
+        .then(|| serde_json::from_slice::<serde_json::Value>(&request.body).ok())
+        .flatten();
+    // A key's variables are the payload's envelope: a fire's body, an Adobe envelope's
+    // `data` (`#value.order_id#`).
+    let envelope = request.payload_at.rsplit_once('/').map_or("", |(parent, _)| parent);
+    let data = data.as_ref().and_then(|data| data.pointer(envelope));
+    let deliveries: Vec<DeliveryRecord> = targets
+        .iter()
         .map(|t| DeliveryRecord {
             message_id: String::new(),
             target: t.id.clone(),
@@ -165,6 +202,8 @@ async fn persist(
             reason: None,
             next_attempt_at_ms: Some(message.received_at_ms),
             attempts: Vec::new(),
+            ordering_key: t.ordering.as_ref().and_then(|ordering| ordering_key(ordering, t, data, &message)),
+            holds_key: false,
         })
         .collect();
     let deliveries_count = deliveries.len();

@@ -16,6 +16,7 @@ macro_rules! contract_tests {
             pruning_takes_settled_messages_only,
             claims_are_recorded_released_or_discarded,
             failed_deliveries_are_queued_again,
+            an_ordered_lane_goes_one_at_a_time_in_order_and_a_held_head_stops_it,
             configuration_is_kept
         );
     };
@@ -56,7 +57,16 @@ fn message(event: &str, at_ms: u64, idempotency_key: Option<&str>) -> NewMessage
 }
 
 fn delivery(target: &str, status: DeliveryStatus, next_attempt_at_ms: Option<u64>) -> DeliveryRecord {
-    DeliveryRecord { message_id: String::new(), target: target.into(), status, reason: None, next_attempt_at_ms, attempts: vec![] }
+    DeliveryRecord {
+        message_id: String::new(),
+        target: target.into(),
+        status,
+        reason: None,
+        next_attempt_at_ms,
+        attempts: vec![],
+        ordering_key: None,
+        holds_key: false,
+    }
 }
 
 async fn append(store: &dyn Store, message: NewMessage) -> String {
@@ -72,14 +82,11 @@ fn json(record: impl serde::Serialize) -> serde_json::Value {
 }
 
 fn lane(event: &str) -> Lane {
-    Lane { event_id: event.into(), target_id: LANE.into() }
+    Lane { event_id: event.into(), target_id: LANE.into(), key: String::new() }
 }
 
 async fn claim(store: &dyn Store, event: &str, now_ms: u64) -> Claimed {
-    match store.claim_due(&lane(event), now_ms).await.unwrap() {
-        Claim::Taken(claim) => claim,
-        other => panic!("nothing due at {now_ms} in {event}: {other:?}"),
-    }
+    claim_of(store, &lane(event), now_ms).await
 }
 
 /// `claim`'s delivery with the outcome of an attempt.
@@ -268,4 +275,73 @@ pub(crate) async fn configuration_is_kept(store: &dyn Store) {
     assert!(store.component("auth").unwrap().is_none());
     let wasm = tokio::task::block_in_place(|| store.wasm("abc").unwrap());
     assert_eq!(wasm.as_deref(), Some(&b"wasm"[..]), "the wasm stays");
+}
+
+pub(crate) async fn an_ordered_lane_goes_one_at_a_time_in_order_and_a_held_head_stops_it(store: &dyn Store) {
+    let at = now_ms();
+    let keyed = |due_ms: u64, key: &str| {
+        let mut new = message("o", at, None);
+        new.deliveries[0].next_attempt_at_ms = Some(due_ms);
+        new.deliveries[0].ordering_key = Some(key.to_string());
+        new
+    };
+    // The first message is due last: an ordered lane still gives it first.
+    let first = append(store, keyed(at + 50, "k")).await;
+    let second = append(store, keyed(at, "k")).await;
+    let third = append(store, keyed(at, "k")).await;
+    let other = append(store, keyed(at, "j")).await;
+    let k = Lane { key: "k".into(), ..lane("o") };
+    let mut lanes: Vec<Lane> = store.lanes().await.unwrap().into_iter().map(|(lane, _)| lane).collect();
+    lanes.sort();
+    assert_eq!(lanes, [Lane { key: "j".into(), ..lane("o") }, k.clone()], "a lane per key");
+    assert!(matches!(store.claim_due(&k, at + 10).await.unwrap(), Claim::NotDue(due) if due == at + 50), "its head is not due");
+    let Claim::Taken(head) = store.claim_due(&k, at + 60).await.unwrap() else { panic!("the head is due") };
+    assert_eq!(head.entry.message_id(), first);
+    // Nothing while the head is claimed (a shared store says when the claim's lease ends).
+    assert!(!matches!(store.claim_due(&k, at + 60).await.unwrap(), Claim::Taken(_)), "one claim at a time");
+    let Claim::Taken(j) = store.claim_due(&Lane { key: "j".into(), ..lane("o") }, at + 60).await.unwrap() else {
+        panic!("another key goes meanwhile")
+    };
+    assert_eq!(j.entry.message_id(), other);
+    let delivered = attempted(store, &j, DeliveryStatus::Delivered, None).await;
+    store.record(j, delivered).await.unwrap();
+    // Handed back, the head is first again; retried later, it still holds back the rest.
+    store.release(head).await.unwrap();
+    let head = claim_of(store, &k, at + 60).await;
+    assert_eq!(head.entry.message_id(), first);
+    let retry = attempted(store, &head, DeliveryStatus::Pending, Some(at + 500)).await;
+    store.record(head, retry).await.unwrap();
+    assert!(matches!(store.claim_due(&k, at + 60).await.unwrap(), Claim::NotDue(due) if due == at + 500));
+    // It fails for good and holds the key: nothing of the key is ever due.
+    let head = claim_of(store, &k, at + 500).await;
+    let mut failed = attempted(store, &head, DeliveryStatus::Failed, None).await;
+    failed.holds_key = true;
+    store.record(head, failed).await.unwrap();
+    assert!(matches!(store.claim_due(&k, u64::MAX / 4).await.unwrap(), Claim::NotDue(_)), "the held head stops the key");
+    assert_eq!(store.prune_settled_before(&crate::model::message_id_floor(at + 60_000), 100).await.unwrap(), 1, "only `j`'s");
+    // A retry puts it first in the line; once it is delivered, the next ones go in order.
+    assert_eq!(store.requeue_failed(&first, None, at + 600).await.unwrap(), 1);
+    let head = claim_of(store, &k, at + 600).await;
+    assert_eq!(head.entry.message_id(), first);
+    let mut failed = attempted(store, &head, DeliveryStatus::Failed, None).await;
+    failed.holds_key = true;
+    store.record(head, failed).await.unwrap();
+    // Skipped, it stays failed and lets the key go on.
+    assert!(!store.skip_held(&second, LANE, "skipped").await.unwrap(), "only a held delivery is skipped");
+    assert!(store.skip_held(&first, LANE, "skipped").await.unwrap());
+    let skipped = store.delivery(&delivery_key(&first, LANE)).await.unwrap().expect("kept");
+    assert_eq!((skipped.status, skipped.holds_key), (DeliveryStatus::Failed, false));
+    assert!(skipped.reason.is_some_and(|r| r.ends_with("skipped")));
+    let next = claim_of(store, &k, at + 600).await;
+    assert_eq!(next.entry.message_id(), second);
+    let delivered = attempted(store, &next, DeliveryStatus::Delivered, None).await;
+    store.record(next, delivered).await.unwrap();
+    assert_eq!(claim_of(store, &k, at + 600).await.entry.message_id(), third);
+}
+
+async fn claim_of(store: &dyn Store, lane: &Lane, now_ms: u64) -> Claimed {
+    match store.claim_due(lane, now_ms).await.unwrap() {
+        Claim::Taken(claim) => claim,
+        other => panic!("nothing due at {now_ms} in {lane}: {other:?}"),
+    }
 }

@@ -312,7 +312,8 @@ pub trait MessageLog: Send + Sync {
     async fn message_count(&self) -> Result<usize>;
 }
 
-/// The deliveries waiting for an attempt, by [`Lane`], each lane in due order.
+/// The deliveries waiting for an attempt, by [`Lane`]: an unordered lane in due order, an
+/// ordered one in order of acceptance, one claim at a time.
 #[async_trait]
 pub trait DeliveryQueue: Send + Sync {
     /// The lanes with unclaimed deliveries, each with the due time of its head. A backend
@@ -321,7 +322,9 @@ pub trait DeliveryQueue: Send + Sync {
     /// gateway are always in it.
     async fn lanes(&self) -> Result<Vec<(Lane, u64)>>;
 
-    /// Claims the head of `lane` if it is due at `now_ms`.
+    /// Claims the head of `lane` if it is due at `now_ms`; in an ordered lane, only while no
+    /// other claim holds the lane's head (meanwhile the lane is [`Claim::Empty`], or not due
+    /// before the claim's lease runs out).
     async fn claim_due(&self, lane: &Lane, now_ms: u64) -> Result<Claim>;
 
     /// Records the outcome of a claim's attempt, durably: `delivery` replaces the claimed
@@ -336,9 +339,14 @@ pub trait DeliveryQueue: Send + Sync {
     async fn discard(&self, claim: Claimed) -> Result<()>;
 
     /// Queues the failed deliveries of a message again (only the one to `target` when
-    /// given), due at `now_ms`, keeping their attempt history, durably. Returns how many;
+    /// given), due at `now_ms`, keeping their attempt history, durably; one that held its
+    /// ordering key goes first in it. Returns how many;
     /// two calls at once requeue each delivery once.
     async fn requeue_failed(&self, message_id: &str, target: Option<&str>, now_ms: u64) -> Result<usize>;
+
+    /// Lets the ordering key that a failed delivery holds go on without it (an operator's
+    /// skip); `note` joins its reason. Tells whether the delivery held its key.
+    async fn skip_held(&self, message_id: &str, target: &str, note: &str) -> Result<bool>;
 
     /// Number of pending deliveries, claimed ones included.
     async fn pending_count(&self) -> Result<usize>;
@@ -393,30 +401,48 @@ pub struct MessageQuery {
     pub since: Option<String>,
 }
 
-/// A pending delivery in the queue.
+/// A delivery in the queue: pending, or holding its ordering key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct QueueEntry {
     pub due_ms: u64,
     /// `{message id}/{target id}`, the key of the delivery record.
     pub delivery_key: String,
     pub event_id: String,
+    /// The delivery's ordering key; empty when it has none.
+    pub ordering_key: String,
+}
+
+/// The due time of a delivery that holds its ordering key: it stays at the head of its
+/// key, never due, until an operator retries or skips it. The largest time a PostgreSQL
+/// `bigint` holds.
+pub const HELD: u64 = i64::MAX as u64;
+
+/// Where a delivery stands in the queue: due at its next attempt while pending, [`HELD`]
+/// while it holds its key, not queued otherwise.
+pub fn queue_due(delivery: &DeliveryRecord) -> Option<u64> {
+    match delivery.status {
+        DeliveryStatus::Pending => Some(delivery.next_attempt_at_ms.unwrap_or(0)),
+        DeliveryStatus::Failed if delivery.holds_key => Some(HELD),
+        _ => None,
+    }
 }
 
 impl QueueEntry {
-    /// The entry of a pending delivery: due at its next attempt. An entry whose due time
-    /// is not its delivery's next attempt is stale (see [`QueueEntry::is_live_for`]).
+    /// The entry of a queued delivery (see [`queue_due`]). An entry whose due time is not
+    /// the delivery's is stale (see [`QueueEntry::is_live_for`]).
     pub fn of(delivery: &DeliveryRecord, event_id: &str) -> QueueEntry {
         QueueEntry {
-            due_ms: delivery.next_attempt_at_ms.unwrap_or(0),
+            due_ms: queue_due(delivery).unwrap_or(0),
             delivery_key: delivery_key(&delivery.message_id, &delivery.target),
             event_id: event_id.to_string(),
+            ordering_key: delivery.ordering_key.clone().unwrap_or_default(),
         }
     }
 
     /// Whether this entry is the one that schedules `delivery` (pending, due at its next
-    /// attempt) rather than one a crash left behind.
+    /// attempt, or holding its key) rather than one a crash left behind.
     pub fn is_live_for(&self, delivery: &DeliveryRecord) -> bool {
-        delivery.status == DeliveryStatus::Pending && delivery.next_attempt_at_ms.unwrap_or(0) == self.due_ms
+        queue_due(delivery) == Some(self.due_ms)
     }
 
     pub fn message_id(&self) -> &str {
@@ -425,21 +451,39 @@ impl QueueEntry {
 
     pub fn lane(&self) -> Lane {
         let target = self.delivery_key.rsplit_once('/').map_or("", |(_, target)| target);
-        Lane { event_id: self.event_id.clone(), target_id: target.to_string() }
+        Lane { event_id: self.event_id.clone(), target_id: target.to_string(), key: self.ordering_key.clone() }
     }
 }
 
-/// The deliveries to one target of one event: the unit of admission (in-flight cap,
-/// circuit breaker).
+/// The deliveries to one target of one event with one ordering key. An unordered lane (no
+/// key) goes in due order, several attempts at once; an ordered one goes in the order of
+/// its message ids (of acceptance), one attempt at a time, its head holding back the rest.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Lane {
     pub event_id: String,
     pub target_id: String,
+    /// The ordering key; empty for the unordered lane.
+    pub key: String,
+}
+
+impl Lane {
+    pub fn ordered(&self) -> bool {
+        !self.key.is_empty()
+    }
+
+    /// The lane's target, `event/target`: the unit of admission (in-flight cap, circuit
+    /// breaker, rate limit), which every key of the target shares.
+    pub fn target(&self) -> String {
+        format!("{}/{}", self.event_id, self.target_id)
+    }
 }
 
 impl std::fmt::Display for Lane {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.event_id, self.target_id)
+        match self.ordered() {
+            false => write!(f, "{}/{}", self.event_id, self.target_id),
+            true => write!(f, "{}/{} key {:?}", self.event_id, self.target_id, self.key),
+        }
     }
 }
 

@@ -15,12 +15,17 @@ use utoipa_axum::routes;
 use crate::api::error::ErrorBody;
 use crate::api::openapi::{Forbidden, StorageError, Unauthorized};
 use crate::api::{Api, ApiError};
-use crate::model::{message_id_floor, message_id_time_ms, now_ms, DeliveryRecord, DeliveryStatus, MessageRecord};
+use crate::model::{message_id_floor, message_id_time_ms, now_ms, rfc3339_now, DeliveryRecord, DeliveryStatus, MessageRecord};
 use crate::store::{delivery_key, MessageQuery};
 use crate::App;
 
 pub fn routes() -> OpenApiRouter<Arc<App>> {
-    OpenApiRouter::new().routes(routes!(list)).routes(routes!(show)).routes(routes!(retry)).routes(routes!(recover))
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show))
+        .routes(routes!(retry))
+        .routes(routes!(skip))
+        .routes(routes!(recover))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -259,6 +264,53 @@ async fn retry(State(app): State<Arc<App>>, Api(Path(message_id)): Api<Path<Stri
     let retried = app.store.requeue_failed(&message_id, None, now_ms()).await?;
     app.queue_changed.notify_one();
     Ok((StatusCode::ACCEPTED, Json(Retried { message_id, retried })))
+}
+
+/// What a skip let go.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Skipped {
+    pub message_id: String,
+    pub target: String,
+    /// The ordering key that goes on without the delivery.
+    pub ordering_key: String,
+}
+
+/// Let an ordering key go on without its failed head
+///
+/// For a target with `"ordering": {"on_failure": "block"}`: the failed delivery that holds
+/// its key stays failed (a retry can still send it), and the key's next delivery goes.
+#[utoipa::path(
+    post,
+    path = "/messages/{message_id}/deliveries/{target_id}/skip",
+    tag = "messages",
+    params(("message_id" = String, Path, description = "`msg_...`"), ("target_id" = String, Path)),
+    security(("adminToken" = [])),
+    responses(
+        (status = 200, description = "The key goes on.", body = Skipped),
+        (status = 400, description = "`invalid_request`: the path is not valid.", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, description = "`message_not_found`, `delivery_not_found`", body = ErrorBody),
+        (status = 409, description = "`not_held`: the delivery does not hold its ordering key.", body = ErrorBody),
+        (status = 500, response = StorageError),
+    ),
+)]
+async fn skip(
+    State(app): State<Arc<App>>,
+    Api(Path((message_id, target))): Api<Path<(String, String)>>,
+) -> Result<Json<Skipped>, ApiError> {
+    app.store.message(&message_id).await?.ok_or_else(|| not_found(&message_id))?;
+    let delivery = app.store.delivery(&delivery_key(&message_id, &target)).await?.ok_or_else(|| {
+        ApiError::not_found("delivery_not_found", format!("message `{message_id}` has no delivery to target `{target}`"))
+    })?;
+    let ordering_key = delivery.ordering_key.unwrap_or_default();
+    let note = format!("skipped by an operator at {}, so ordering key {ordering_key:?} went on", rfc3339_now());
+    if !app.store.skip_held(&message_id, &target, &note).await? {
+        let message = format!("the delivery of `{message_id}` to `{target}` does not hold its ordering key");
+        return Err(ApiError::new(StatusCode::CONFLICT, "not_held", message));
+    }
+    app.queue_changed.notify_one();
+    Ok(Json(Skipped { message_id, target, ordering_key }))
 }
 
 /// A time: RFC 3339 text or Unix milliseconds.

@@ -10,7 +10,7 @@ use deadpool_postgres::{GenericClient, Pool};
 use super::group::Group;
 use super::{decode, encode, split_key};
 use crate::model::{new_message_id, DeliveryRecord, DeliveryStatus, MessageRecord};
-use crate::store::{Inserted, MessageQuery, NewMessage, Result, IDEMPOTENCY_WINDOW_MS};
+use crate::store::{queue_due, Inserted, MessageQuery, NewMessage, Result, IDEMPOTENCY_WINDOW_MS};
 
 /// Appends in one transaction at most.
 const MAX_GROUP: usize = 512;
@@ -85,6 +85,7 @@ pub(super) async fn write_messages<'a>(
 ) -> Result<()> {
     let (mut ids, mut events, mut records, mut bodies, mut failed) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut d_ids, mut d_targets, mut d_events, mut d_due, mut d_records) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut d_keys = Vec::new();
     for (message, body, deliveries) in messages {
         ids.push(message.message_id.as_str());
         events.push(message.event_id.as_str());
@@ -97,6 +98,7 @@ pub(super) async fn write_messages<'a>(
             d_events.push(message.event_id.as_str());
             d_due.push(due(d));
             d_records.push(encode(d));
+            d_keys.push(d.ordering_key.as_deref().unwrap_or(""));
         }
     }
     if ids.is_empty() {
@@ -111,17 +113,17 @@ pub(super) async fn write_messages<'a>(
     client.execute(&statement, &[&ids, &events, &records, &bodies, &failed]).await?;
     let statement = client
         .prepare_cached(
-            "INSERT INTO hookgate_deliveries (message_id, target, event_id, due_ms, record)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[])",
+            "INSERT INTO hookgate_deliveries (message_id, target, event_id, due_ms, record, ordering_key)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::text[])",
         )
         .await?;
-    client.execute(&statement, &[&d_ids, &d_targets, &d_events, &d_due, &d_records]).await?;
+    client.execute(&statement, &[&d_ids, &d_targets, &d_events, &d_due, &d_records, &d_keys]).await?;
     Ok(())
 }
 
-/// The queue column of a delivery: its next attempt while it is pending.
+/// The queue column of a delivery (see [`queue_due`]).
 pub(super) fn due(delivery: &DeliveryRecord) -> Option<i64> {
-    (delivery.status == DeliveryStatus::Pending).then(|| delivery.next_attempt_at_ms.unwrap_or(0) as i64)
+    queue_due(delivery).map(|due| due as i64)
 }
 
 /// Whether a delivery counts for the log's `status=failed`: it failed, or an attempt of it did.

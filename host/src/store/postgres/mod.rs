@@ -31,7 +31,7 @@ use tokio::task::JoinHandle;
 
 use super::{
     Claim, Claimed, Cluster, ComponentUpload, ConfigStore, DeliveryQueue, Inserted, Lane, MessageLog, MessageQuery,
-    NewMessage, NodeInfo, NodeSeen, Result, Store, StoreError, StoreOptions,
+    NewMessage, NodeInfo, NodeSeen, QueueEntry, Result, Store, StoreError, StoreOptions,
 };
 use crate::model::{ComponentEntry, ComponentVersion, DeliveryRecord, EventConfig, MessageRecord};
 
@@ -340,7 +340,10 @@ impl MessageLog for PgStore {
             .deliveries
             .iter()
             .filter(|d| d.status == crate::model::DeliveryStatus::Pending)
-            .map(|d| (Lane { event_id: message.message.event_id.clone(), target_id: d.target.clone() }, d.next_attempt_at_ms.unwrap_or(0)))
+            .map(|d| {
+                let entry = QueueEntry::of(d, &message.message.event_id);
+                (entry.lane(), entry.due_ms)
+            })
             .collect();
         let inserted = self.appender.submit(message).await?;
         if matches!(inserted, Inserted::New(_)) {
@@ -403,6 +406,10 @@ impl DeliveryQueue for PgStore {
 
     async fn requeue_failed(&self, message_id: &str, target: Option<&str>, now_ms: u64) -> Result<usize> {
         queue::requeue_failed(&self.pool, message_id, target, now_ms).await
+    }
+
+    async fn skip_held(&self, message_id: &str, target: &str, note: &str) -> Result<bool> {
+        queue::skip_held(&self.pool, message_id, target, note).await
     }
 
     async fn pending_count(&self) -> Result<usize> {

@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use super::group::Group;
 use super::{decode, encode, messages, split_key};
 use crate::model::{now_ms, DeliveryRecord, DeliveryStatus};
-use crate::store::{delivery_key, Claim, Claimed, Lane, QueueEntry, Result};
+use crate::store::{delivery_key, Claim, Claimed, Lane, QueueEntry, Result, HELD};
 
 /// Deliveries claimed at once from one lane.
 const CLAIM_BATCH: i64 = 16;
@@ -69,6 +69,10 @@ impl Leases {
 
     /// The earliest due, unclaimed delivery of `lane`: from the batch this node claimed
     /// before, else from a new batch.
+    ///
+    /// An ordered lane gives its head only, and only while no claim holds it: the head is
+    /// locked (waiting for a node that claims it at the same moment) and taken if it is due,
+    /// which a held head never is.
     pub(super) async fn claim_due(&self, pool: &Pool, lane: &Lane, now_ms: u64) -> Result<Claim> {
         if let Some(claimed) = lock(&self.held).waiting.get_mut(lane).and_then(VecDeque::pop_front) {
             return Ok(Claim::Taken(claimed));
@@ -76,18 +80,28 @@ impl Leases {
         let client = pool.get().await?;
         let lease_until = now_ms + self.lease_ms;
         let token = rand::random::<u64>() >> 1; // positive as a bigint; 0 means unclaimed
-        let statement = client
-            .prepare_cached(
-                "UPDATE hookgate_deliveries d SET due_ms = $4, lease_token = $5
+        let statement = match lane.ordered() {
+            false => client.prepare_cached(
+                "UPDATE hookgate_deliveries d SET due_ms = $5, lease_token = $6
                  FROM (SELECT message_id, target, due_ms FROM hookgate_deliveries
-                       WHERE event_id = $1 AND target = $2 AND due_ms IS NOT NULL AND due_ms <= $3
-                       ORDER BY due_ms, message_id LIMIT $6 FOR UPDATE SKIP LOCKED) head
+                       WHERE event_id = $1 AND target = $2 AND ordering_key = $3 AND due_ms IS NOT NULL AND due_ms <= $4
+                       ORDER BY due_ms, message_id LIMIT $7 FOR UPDATE SKIP LOCKED) head
                  WHERE d.message_id = head.message_id AND d.target = head.target
                  RETURNING d.message_id, d.record",
-            )
-            .await?;
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
-            [&lane.event_id, &lane.target_id, &(now_ms as i64), &(lease_until as i64), &(token as i64), &CLAIM_BATCH];
+            ),
+            true => client.prepare_cached(
+                "UPDATE hookgate_deliveries d SET due_ms = $5, lease_token = $6
+                 FROM (SELECT message_id, target FROM hookgate_deliveries
+                       WHERE event_id = $1 AND target = $2 AND ordering_key = $3 AND due_ms IS NOT NULL
+                       ORDER BY message_id LIMIT $7 FOR UPDATE) head
+                 WHERE d.message_id = head.message_id AND d.target = head.target AND d.due_ms <= $4
+                 RETURNING d.message_id, d.record",
+            ),
+        }
+        .await?;
+        let batch = if lane.ordered() { 1 } else { CLAIM_BATCH };
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] =
+            [&lane.event_id, &lane.target_id, &lane.key, &(now_ms as i64), &(lease_until as i64), &(token as i64), &batch];
         let rows = client.query(&statement, &params).await?;
         if rows.is_empty() {
             return self.head(pool, lane, now_ms).await;
@@ -101,6 +115,7 @@ impl Leases {
                 due_ms: delivery.next_attempt_at_ms.unwrap_or(0),
                 delivery_key: delivery_key(&message_id, &lane.target_id),
                 event_id: lane.event_id.clone(),
+                ordering_key: lane.key.clone(),
             };
             claimed.push(Claimed { entry, lease_until_ms: lease_until, token, delivery: Some(Box::new(delivery)) });
         }
@@ -117,16 +132,23 @@ impl Leases {
         Ok(first.map_or(Claim::Empty, Claim::Taken))
     }
 
-    /// What the head of a lane is when nothing is due: the earliest unclaimed due time.
+    /// What the head of a lane is when nothing is due: the earliest unclaimed due time, or
+    /// in an ordered lane its first delivery's (a claim's lease, while one holds it).
     async fn head(&self, pool: &Pool, lane: &Lane, now_ms: u64) -> Result<Claim> {
         let client = pool.get().await?;
-        let statement = client
-            .prepare_cached(
+        let statement = match lane.ordered() {
+            false => client.prepare_cached(
                 "SELECT min(due_ms) FROM hookgate_deliveries
-                 WHERE event_id = $1 AND target = $2 AND due_ms IS NOT NULL AND lease_token = 0",
-            )
-            .await?;
-        let due: Option<i64> = client.query_one(&statement, &[&lane.event_id, &lane.target_id]).await?.get(0);
+                 WHERE event_id = $1 AND target = $2 AND ordering_key = $3 AND due_ms IS NOT NULL AND lease_token = 0",
+            ),
+            true => client.prepare_cached(
+                "SELECT (SELECT due_ms FROM hookgate_deliveries
+                         WHERE event_id = $1 AND target = $2 AND ordering_key = $3 AND due_ms IS NOT NULL
+                         ORDER BY message_id LIMIT 1)",
+            ),
+        }
+        .await?;
+        let due: Option<i64> = client.query_one(&statement, &[&lane.event_id, &lane.target_id, &lane.key]).await?.get(0);
         Ok(match due {
             Some(due) if due as u64 > now_ms => Claim::NotDue(due as u64),
             // Nothing unclaimed, or a head another node is claiming right now.
@@ -301,23 +323,25 @@ impl LanesSeen {
     }
 }
 
-/// Every lane with pending deliveries and its earliest due time. A skip scan of the
-/// queue index: one index probe per lane, however many deliveries wait.
+/// Every lane with queued deliveries and its earliest due time. A skip scan of the queue
+/// index: one index probe per lane, however many deliveries wait.
 async fn lanes(pool: &Pool) -> Result<Vec<(Lane, u64)>> {
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(
-            "WITH RECURSIVE lanes(event_id, target) AS (
-                (SELECT event_id, target FROM hookgate_deliveries WHERE due_ms IS NOT NULL ORDER BY event_id, target LIMIT 1)
+            "WITH RECURSIVE lanes(event_id, target, ordering_key) AS (
+                (SELECT event_id, target, ordering_key FROM hookgate_deliveries WHERE due_ms IS NOT NULL
+                 ORDER BY event_id, target, ordering_key LIMIT 1)
                 UNION ALL
-                SELECT next.event_id, next.target FROM lanes l, LATERAL (
-                    SELECT event_id, target FROM hookgate_deliveries
-                    WHERE due_ms IS NOT NULL AND (event_id, target) > (l.event_id, l.target)
-                    ORDER BY event_id, target LIMIT 1) next
+                SELECT next.event_id, next.target, next.ordering_key FROM lanes l, LATERAL (
+                    SELECT event_id, target, ordering_key FROM hookgate_deliveries
+                    WHERE due_ms IS NOT NULL AND (event_id, target, ordering_key) > (l.event_id, l.target, l.ordering_key)
+                    ORDER BY event_id, target, ordering_key LIMIT 1) next
             )
-            SELECT l.event_id, l.target, (
+            SELECT l.event_id, l.target, l.ordering_key, (
                 SELECT due_ms FROM hookgate_deliveries d
-                WHERE d.event_id = l.event_id AND d.target = l.target AND d.due_ms IS NOT NULL
+                WHERE d.event_id = l.event_id AND d.target = l.target AND d.ordering_key = l.ordering_key
+                  AND d.due_ms IS NOT NULL
                 ORDER BY due_ms LIMIT 1)
             FROM lanes l",
         )
@@ -326,7 +350,7 @@ async fn lanes(pool: &Pool) -> Result<Vec<(Lane, u64)>> {
         .query(&statement, &[])
         .await?
         .into_iter()
-        .map(|row| (Lane { event_id: row.get(0), target_id: row.get(1) }, row.get::<_, i64>(2) as u64))
+        .map(|row| (Lane { event_id: row.get(0), target_id: row.get(1), key: row.get(2) }, row.get::<_, i64>(3) as u64))
         .collect())
 }
 
@@ -336,9 +360,12 @@ pub(super) async fn requeue_failed(pool: &Pool, message_id: &str, target: Option
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
     let rows = transaction
-        // Settled rows only: locking a pending one would make a claim skip it and take a
-        // later delivery of its lane first.
-        .query("SELECT target, record FROM hookgate_deliveries WHERE message_id = $1 AND due_ms IS NULL FOR UPDATE", &[&message_id])
+        // Failed rows only (settled, or holding their key): locking a pending one would make
+        // a claim skip it and take a later delivery of its lane first.
+        .query(
+            "SELECT target, record FROM hookgate_deliveries WHERE message_id = $1 AND (due_ms IS NULL OR due_ms = $2) FOR UPDATE",
+            &[&message_id, &(HELD as i64)],
+        )
         .await?;
     let mut requeued = 0;
     for row in rows {
@@ -348,6 +375,7 @@ pub(super) async fn requeue_failed(pool: &Pool, message_id: &str, target: Option
         }
         delivery.status = DeliveryStatus::Pending;
         delivery.reason = None;
+        delivery.holds_key = false;
         delivery.next_attempt_at_ms = Some(now_ms);
         let target: &str = row.get(0);
         transaction
@@ -360,6 +388,29 @@ pub(super) async fn requeue_failed(pool: &Pool, message_id: &str, target: Option
     }
     transaction.commit().await?;
     Ok(requeued)
+}
+
+/// Lets a held ordering key go on without its failed head (see `DeliveryQueue::skip_held`).
+pub(super) async fn skip_held(pool: &Pool, message_id: &str, target: &str, note: &str) -> Result<bool> {
+    let mut client = pool.get().await?;
+    let transaction = client.transaction().await?;
+    let row = transaction
+        .query_opt(
+            "SELECT record FROM hookgate_deliveries WHERE message_id = $1 AND target = $2 AND due_ms = $3 FOR UPDATE",
+            &[&message_id, &target, &(HELD as i64)],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(false) };
+    let mut delivery: DeliveryRecord = decode("delivery", row.get::<_, &str>(0))?;
+    delivery.let_key_go(note);
+    transaction
+        .execute(
+            "UPDATE hookgate_deliveries SET due_ms = NULL, record = $3 WHERE message_id = $1 AND target = $2",
+            &[&message_id, &target, &encode(&delivery)],
+        )
+        .await?;
+    transaction.commit().await?;
+    Ok(true)
 }
 
 pub(super) async fn pending_count(pool: &Pool) -> Result<usize> {

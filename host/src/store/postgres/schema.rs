@@ -7,7 +7,7 @@ use tokio_postgres::Client;
 use crate::store::{Result, StoreError};
 
 /// Every migration, in order; the schema version is how many were applied.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_ordering.sql")];
 
 /// Taken while migrating, so that nodes starting together migrate one after the other.
 const MIGRATION_LOCK: i64 = 0x686f_6f6b_6761_7465; // "hookgate"

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::queue::Queued;
 use super::{decode, encode, Database, Result, StoreError};
 use crate::model::{new_message_id, DeliveryRecord, DeliveryStatus, MessageRecord};
-use crate::store::{Claimed, Inserted, MessageQuery, NewMessage, QueueEntry, IDEMPOTENCY_WINDOW_MS};
+use crate::store::{delivery_key, queue_due, Claimed, Inserted, MessageQuery, NewMessage, QueueEntry, IDEMPOTENCY_WINDOW_MS};
 
 /// The key of the `by_event` group of `event_id` that starts at `first_id`.
 fn by_event_key(event_id: &str, first_id: &str) -> Vec<u8> {
@@ -198,10 +198,9 @@ impl Database {
     }
 
     fn write_attempt(&self, claimed: &Queued, delivery: &DeliveryRecord, queued: &mut Vec<Queued>) -> Result<()> {
-        let next = (delivery.status == DeliveryStatus::Pending)
-            .then(|| Queued::stored(QueueEntry::of(delivery, &claimed.entry.event_id)));
+        let next = queue_due(delivery).map(|_| Queued::stored(QueueEntry::of(delivery, &claimed.entry.event_id)));
         if let Some(next) = &next {
-            self.queue.insert(next.key(), next.entry.event_id.as_bytes())?;
+            self.queue.insert(next.key(), next.value())?;
         }
         if delivery.status == DeliveryStatus::Failed {
             self.failed.insert(delivery.message_id.as_bytes(), &[])?;
@@ -336,36 +335,68 @@ impl Database {
     /// Puts the failed deliveries of a message back in the queue, due now, keeping their
     /// attempt history. Returns how many were re-queued.
     pub(super) fn requeue_failed(&self, message_id: &str, target: Option<&str>, now_ms: u64) -> Result<usize> {
-        use sled::Transactional;
         let Some(message) = self.message(message_id)? else { return Ok(0) };
-        let retried: Vec<DeliveryRecord> = self
-            .deliveries_of(message_id)?
-            .into_iter()
-            .filter(|d| d.status == DeliveryStatus::Failed && target.is_none_or(|t| t == d.target))
-            .map(|mut d| {
-                d.status = DeliveryStatus::Pending;
-                d.reason = None;
-                d.next_attempt_at_ms = Some(now_ms);
-                d
-            })
+        let failed = self.deliveries_of(message_id)?.into_iter();
+        let failed = failed.filter(|d| d.status == DeliveryStatus::Failed && target.is_none_or(|t| t == d.target));
+        let changes = failed.map(|mut d| {
+            d.status = DeliveryStatus::Pending;
+            d.reason = None;
+            d.holds_key = false;
+            d.next_attempt_at_ms = Some(now_ms);
+            d
+        });
+        self.requeue(&message.event_id, changes.collect())
+    }
+
+    /// Lets a failed delivery that holds its ordering key go (an operator's skip): it stays
+    /// failed, with `note` in its reason, and the key's next delivery goes.
+    pub(super) fn skip_held(&self, message_id: &str, target: &str, note: &str) -> Result<bool> {
+        let Some(message) = self.message(message_id)? else { return Ok(false) };
+        let Some(mut held) = self.delivery(&delivery_key(message_id, target))?.filter(|d| d.holds_key) else {
+            return Ok(false);
+        };
+        held.let_key_go(note);
+        self.requeue(&message.event_id, vec![held]).map(|_| true)
+    }
+
+    /// Writes changed deliveries of one message, moving their queue entries: a held one's
+    /// entry goes, a pending one's comes. In one transaction, as an operator's call is
+    /// answered once it is durable and the dispatcher may claim the new entries at once.
+    fn requeue(&self, event_id: &str, changed: Vec<DeliveryRecord>) -> Result<usize> {
+        use sled::Transactional;
+        let mut removed = Vec::new();
+        for d in &changed {
+            let key = delivery_key(&d.message_id, &d.target);
+            if let Some(before) = self.delivery(&key)?.filter(|before| before.holds_key) {
+                removed.push(Queued::stored(QueueEntry::of(&before, event_id)));
+            }
+        }
+        let added: Vec<Queued> = changed
+            .iter()
+            .filter(|d| queue_due(d).is_some())
+            .map(|d| Queued::stored(QueueEntry::of(d, event_id)))
             .collect();
-        let queued: Vec<Queued> = retried.iter().map(|d| Queued::stored(QueueEntry::of(d, &message.event_id))).collect();
         (&self.deliveries, &self.queue)
             .transaction(|(deliveries, queue)| {
-                for (d, queued) in retried.iter().zip(&queued) {
-                    deliveries.insert(queued.entry.delivery_key.as_str(), encode(d))?;
-                    queue.insert(queued.key(), queued.entry.event_id.as_bytes())?;
+                for d in &changed {
+                    deliveries.insert(delivery_key(&d.message_id, &d.target).as_str(), encode(d))?;
+                }
+                for queued in &removed {
+                    queue.remove(queued.key())?;
+                }
+                for queued in &added {
+                    queue.insert(queued.key(), queued.value())?;
                 }
                 Ok(())
             })
             .map_err(StoreError::from)?;
-        self.queue_index.committed(&[], queued);
-        Ok(retried.len())
+        self.queue_index.committed(&removed, added);
+        Ok(changed.len())
     }
 
     /// Deletes up to `limit` messages that arrived before `cutoff_id` and whose deliveries
     /// are all settled (delivered, failed or skipped), with everything stored for them.
-    /// Pending messages are kept whatever their age. Returns how many were deleted.
+    /// Pending messages, and those holding an ordering key, are kept whatever their age. Returns how many were deleted.
     ///
     /// The message goes last, so a crash part way leaves it to be pruned again.
     pub(super) fn prune_settled_before(&self, cutoff_id: &str, limit: usize) -> Result<usize> {
@@ -373,7 +404,7 @@ impl Database {
         for id in self.messages.range(..cutoff_id.as_bytes()).keys().take(limit) {
             let id = String::from_utf8_lossy(&id?).into_owned();
             let Some(message) = self.message(&id)? else { continue };
-            if self.deliveries_of(&id)?.iter().any(|d| d.status == DeliveryStatus::Pending) {
+            if self.deliveries_of(&id)?.iter().any(|d| queue_due(d).is_some()) {
                 continue;
             }
             if let Some(key) = &message.idempotency_key {
@@ -436,6 +467,8 @@ mod tests {
             reason: None,
             next_attempt_at_ms,
             attempts: vec![],
+            ordering_key: None,
+            holds_key: false,
         }
     }
 
@@ -512,7 +545,7 @@ mod tests {
             let batch = (0..4).map(|_| new("e", vec![pending(10), skipped.clone()])).collect();
             let ids = new_ids(store.apply(batch).unwrap());
             assert_eq!(store.arrivals_tree.len(), 1, "one arrivals key for the whole batch");
-            let lane = Lane { event_id: "e".into(), target_id: "t1".into() };
+            let lane = Lane { event_id: "e".into(), target_id: "t1".into(), key: String::new() };
             let Claim::Taken(first) = store.claim_due(&lane, 10) else { panic!("due") };
             assert_eq!(first.entry.message_id(), ids[0], "due in the order they were stored");
             let retry = DeliveryRecord { message_id: ids[0].clone(), ..pending(99) };
@@ -523,7 +556,7 @@ mod tests {
         let store = open(&path);
         assert_eq!(store.queue_len(), 4, "the retry from the queue tree and three first attempts from the group");
         assert_eq!(store.queue.len(), 1);
-        let lane = Lane { event_id: "e".into(), target_id: "t1".into() };
+        let lane = Lane { event_id: "e".into(), target_id: "t1".into(), key: String::new() };
         let mut due = Vec::new();
         while let Claim::Taken(claim) = store.claim_due(&lane, 1_000) {
             let queued = Queued::from(claim);

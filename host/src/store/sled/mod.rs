@@ -237,6 +237,10 @@ impl DeliveryQueue for SledStore {
         self.durably(|db| db.requeue_failed(message_id, target, now_ms)).await
     }
 
+    async fn skip_held(&self, message_id: &str, target: &str, note: &str) -> Result<bool> {
+        self.durably(|db| db.skip_held(message_id, target, note)).await
+    }
+
     async fn pending_count(&self) -> Result<usize> {
         Ok(self.db.queue_len())
     }

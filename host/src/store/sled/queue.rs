@@ -11,7 +11,7 @@
 //! by the dispatcher (claimed) stays in the tree until its attempt is recorded, so a crash
 //! mid-attempt leaves it due.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
 use super::{Database, Result};
@@ -40,11 +40,32 @@ impl Queued {
         key
     }
 
+    /// Its value in the `queue` tree: the event id, then NUL and the ordering key if it has
+    /// one (an event id holds no NUL).
+    pub(super) fn value(&self) -> Vec<u8> {
+        let entry = &self.entry;
+        let mut value = entry.event_id.as_bytes().to_vec();
+        if !entry.ordering_key.is_empty() {
+            value.push(0);
+            value.extend_from_slice(entry.ordering_key.as_bytes());
+        }
+        value
+    }
+
     /// The claim handed out for this entry: its token is the arrivals group plus one, 0 for
     /// an entry of the tree. The process owns its claims until it records or releases them.
     fn claim(self) -> Claimed {
         Claimed { entry: self.entry, lease_until_ms: u64::MAX, token: self.arrival.map_or(0, |group| group + 1), delivery: None }
     }
+}
+
+/// A `queue` tree value's event id and ordering key (see [`Queued::value`]).
+fn split_value(value: &[u8]) -> (String, String) {
+    let (event, key) = match value.iter().position(|&b| b == 0) {
+        Some(nul) => (&value[..nul], &value[nul + 1..]),
+        None => (value, &[][..]),
+    };
+    (String::from_utf8_lossy(event).into_owned(), String::from_utf8_lossy(key).into_owned())
 }
 
 impl From<Claimed> for Queued {
@@ -61,8 +82,40 @@ pub(super) struct QueueIndex {
 
 #[derive(Default)]
 struct Lanes {
-    waiting: HashMap<Lane, BTreeSet<Queued>>,
+    waiting: HashMap<Lane, BTreeMap<Place, Queued>>,
     claimed: HashSet<Queued>,
+    /// The ordered lanes whose head is claimed: nothing else of theirs may go meanwhile.
+    busy: HashSet<Lane>,
+}
+
+/// Where an entry stands in its lane: by due time in an unordered lane, by message id (the
+/// order of acceptance) in an ordered one. The due time last tells a live entry from one a
+/// crash left behind for the same delivery.
+type Place = (u64, String, u64);
+
+fn place(queued: &Queued) -> Place {
+    let entry = &queued.entry;
+    let rank = if entry.ordering_key.is_empty() { entry.due_ms } else { 0 };
+    (rank, entry.delivery_key.clone(), entry.due_ms)
+}
+
+impl Lanes {
+    fn wait(&mut self, queued: Queued) {
+        self.waiting.entry(queued.entry.lane()).or_default().insert(place(&queued), queued);
+    }
+
+    /// Forgets a claimed entry, or else a waiting one.
+    fn remove(&mut self, queued: &Queued) {
+        let lane = queued.entry.lane();
+        if self.claimed.remove(queued) {
+            self.busy.remove(&lane);
+        } else if let Some(entries) = self.waiting.get_mut(&lane) {
+            entries.remove(&place(queued));
+            if entries.is_empty() {
+                self.waiting.remove(&lane);
+            }
+        }
+    }
 }
 
 impl QueueIndex {
@@ -71,25 +124,21 @@ impl QueueIndex {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Mirrors writes to the tree: `removed` claimed entries were deleted, `added` entries
-    /// inserted.
+    /// Mirrors writes to the tree: `removed` entries were deleted (claimed ones, or held
+    /// ones an operator let go), `added` entries inserted.
     pub(super) fn committed(&self, removed: &[Queued], added: Vec<Queued>) {
         let mut lanes = self.lock();
         for queued in removed {
-            if !lanes.claimed.remove(queued) {
-                if let Some(lane) = lanes.waiting.get_mut(&queued.entry.lane()) {
-                    lane.remove(queued);
-                }
-            }
+            lanes.remove(queued);
         }
         for queued in added {
-            lanes.waiting.entry(queued.entry.lane()).or_default().insert(queued);
+            lanes.wait(queued);
         }
     }
 
     fn len(&self) -> usize {
         let lanes = self.lock();
-        lanes.claimed.len() + lanes.waiting.values().map(BTreeSet::len).sum::<usize>()
+        lanes.claimed.len() + lanes.waiting.values().map(BTreeMap::len).sum::<usize>()
     }
 }
 
@@ -101,10 +150,12 @@ impl Database {
         for kv in self.queue.iter() {
             let (key, value) = kv?;
             let (due, delivery_key) = key.split_at(8.min(key.len()));
+            let (event_id, ordering_key) = split_value(&value);
             let mut entry = QueueEntry {
                 due_ms: u64::from_be_bytes(due.try_into().unwrap_or([0; 8])),
                 delivery_key: String::from_utf8_lossy(delivery_key).into_owned(),
-                event_id: String::from_utf8_lossy(&value).into_owned(),
+                event_id,
+                ordering_key,
             };
             if entry.event_id.is_empty() {
                 entry.event_id = self.message(entry.message_id())?.map(|m| m.event_id).unwrap_or_default();
@@ -122,25 +173,33 @@ impl Database {
         lanes
             .waiting
             .iter()
-            .filter_map(|(lane, entries)| Some((lane.clone(), entries.first()?.entry.due_ms)))
+            .filter(|(lane, _)| !lanes.busy.contains(*lane))
+            .filter_map(|(lane, entries)| Some((lane.clone(), entries.first_key_value()?.1.entry.due_ms)))
             .collect()
     }
 
-    /// Takes the head of `lane` if it is due at `now_ms`. The entry stays in the tree,
-    /// claimed, until its attempt is recorded or it is handed back with [`Database::unclaim`].
+    /// Takes the head of `lane` if it is due at `now_ms` (and, in an ordered lane, if no
+    /// claim holds the lane). The entry stays in the tree, claimed, until its attempt is
+    /// recorded or it is handed back with [`Database::unclaim`].
     pub(super) fn claim_due(&self, lane: &Lane, now_ms: u64) -> Claim {
         let mut lanes = self.queue_index.lock();
+        if lanes.busy.contains(lane) {
+            return Claim::Empty;
+        }
         let Some(entries) = lanes.waiting.get_mut(lane) else { return Claim::Empty };
-        let entry = match entries.first() {
+        let entry = match entries.first_key_value() {
             None => return Claim::Empty,
-            Some(head) if head.entry.due_ms > now_ms => return Claim::NotDue(head.entry.due_ms),
-            Some(_) => entries.pop_first(),
+            Some((_, head)) if head.entry.due_ms > now_ms => return Claim::NotDue(head.entry.due_ms),
+            Some(_) => entries.pop_first().map(|(_, queued)| queued),
         };
         if entries.is_empty() {
             lanes.waiting.remove(lane);
         }
         match entry {
             Some(entry) => {
+                if lane.ordered() {
+                    lanes.busy.insert(lane.clone());
+                }
                 lanes.claimed.insert(entry.clone());
                 Claim::Taken(entry.claim())
             }
@@ -153,7 +212,8 @@ impl Database {
         let queued = Queued::from(claim);
         let mut lanes = self.queue_index.lock();
         if lanes.claimed.remove(&queued) {
-            lanes.waiting.entry(queued.entry.lane()).or_default().insert(queued);
+            lanes.busy.remove(&queued.entry.lane());
+            lanes.wait(queued);
         }
     }
 
@@ -165,7 +225,7 @@ impl Database {
     /// The oldest message with a pending delivery (looking at most at 10,000 entries).
     pub(super) fn oldest_pending_message(&self) -> Option<String> {
         let lanes = self.queue_index.lock();
-        let waiting = lanes.waiting.values().flatten();
+        let waiting = lanes.waiting.values().flat_map(BTreeMap::values);
         waiting.chain(lanes.claimed.iter()).take(10_000).map(|queued| queued.entry.message_id()).min().map(str::to_string)
     }
 }
@@ -175,7 +235,7 @@ mod tests {
     use super::*;
 
     fn entry(due_ms: u64, message: &str, event: &str) -> Queued {
-        Queued::stored(QueueEntry { due_ms, delivery_key: format!("{message}/t1"), event_id: event.into() })
+        Queued::stored(QueueEntry { due_ms, delivery_key: format!("{message}/t1"), event_id: event.into(), ordering_key: String::new() })
     }
 
     #[test]

@@ -96,6 +96,8 @@ mod tests {
                     reason: None,
                     next_attempt_at_ms: (status == DeliveryStatus::Pending).then_some(5),
                     attempts: vec![],
+                    ordering_key: None,
+                    holds_key: false,
                 };
                 deliveries.insert(delivery_key(message, "t1"), serde_json::to_vec(&delivery).unwrap()).unwrap();
                 if status == DeliveryStatus::Pending {
