@@ -62,6 +62,8 @@ enum Section {
     Resources,
     /// 7. Cluster: one node against two on one PostgreSQL database (needs --store; not in `all`).
     Cluster,
+    /// 8. Ordering keys: an ordered target beside an unordered one (not in `all`).
+    Ordering,
 }
 
 #[derive(Args, Clone)]
@@ -368,12 +370,18 @@ impl CapacityRun {
 
 /// A gateway with the bench event, with or without the transformer, one message through.
 async fn delivery_gateway(ctx: &Ctx, transformer: bool) -> Result<Gateway> {
+    let transformer = transformer.then_some("adobe-to-json");
+    gateway_with_event(ctx, ctx.event_config(None, transformer), transformer).await
+}
+
+/// A gateway with `event` as the bench event and `component` uploaded, one message through.
+async fn gateway_with_event(ctx: &Ctx, event: Value, component: Option<&str>) -> Result<Gateway> {
     let dir = ctx.fresh_dir("e2e")?;
     let gw = ctx.spawn(&dir)?;
-    if transformer {
-        gw.put_component("adobe-to-json", ctx.component("adobe-to-json")?).await?;
+    if let Some(name) = component {
+        gw.put_component(name, ctx.component(name)?).await?;
     }
-    gw.put_event(EVENT_NAME, &ctx.event_config(None, transformer.then_some("adobe-to-json"))).await?;
+    gw.put_event(EVENT_NAME, &event).await?;
     // One message through first, so that lazy set-up (component load, connections) is not
     // in any window.
     let warm = ctx.seqs(1);
@@ -440,6 +448,43 @@ async fn capacity_pair(ctx: &Ctx) -> Result<(CapacityRun, CapacityRun)> {
     ctx.stop(transformed_gw)?;
     let [plain, transformed] = runs;
     Ok((plain, transformed))
+}
+
+/// 8. An ordered target beside an unordered one: the same `--messages` fired at 64
+/// connections through a gateway whose one target is unordered, ordered with a key per
+/// message (as many lanes as messages), and ordered with one key (every delivery waits for
+/// the one before), in interleaved halves.
+async fn ordering(ctx: &Ctx) -> Result<Table> {
+    let mut t = Table::new(format!("8. Ordering keys: {} messages through one target, 64 connections firing", ctx.opts.messages));
+    let kinds = [("unordered", None), ("a key per message (`#data.uid#`)", Some("#data.uid#")), ("one key for all", Some("all"))];
+    let mut gws = Vec::new();
+    for (_, key) in kinds {
+        let mut event = ctx.event_config(None, None);
+        if let Some(key) = key {
+            event["targets"][0]["ordering"] = json!({"key": key});
+        }
+        gws.push(gateway_with_event(ctx, event, None).await?);
+    }
+    let mut runs: Vec<CapacityRun> = kinds.iter().map(|_| CapacityRun::default()).collect();
+    let half = (ctx.opts.messages / 2).max(1);
+    for _round in 0..2 {
+        for ((gw, run), (label, _)) in gws.iter().zip(runs.iter_mut()).zip(kinds) {
+            eprintln!("[bench] 8. {half} messages, {label}");
+            capacity_window(ctx, gw, half, run).await;
+        }
+    }
+    for gw in gws {
+        ctx.stop(gw)?;
+    }
+    let unordered = &runs[0];
+    for ((label, _), run) in kinds.iter().zip(&runs) {
+        let ingest = run.ingest_ok as f64 / run.ingest_secs.max(1e-9);
+        let base_ingest = unordered.ingest_ok as f64 / unordered.ingest_secs.max(1e-9);
+        t.row(Row::new(format!("accepts/s while delivering, {label}"), int(ingest), int(base_ingest), ratio(ingest, base_ingest), "unordered, same run"));
+        t.row(Row::new(format!("deliveries/s, {label}"), int(run.per_s()), int(unordered.per_s()), ratio(run.per_s(), unordered.per_s()), "unordered, same run"));
+        t.note(format!("{label}: {} delivered in {:.1} s, gateway CPU {:.1} s", run.delivered, run.secs, run.gateway_cpu_s));
+    }
+    Ok(t)
 }
 
 struct E2e {
@@ -945,6 +990,11 @@ async fn main() -> Result<()> {
             None => capacity_pair(&ctx).await?,
         };
         let t = resources_table(&plain, &transformed);
+        show(&t);
+        tables.push(t);
+    }
+    if s == Section::Ordering {
+        let t = ordering(&ctx).await?;
         show(&t);
         tables.push(t);
     }
