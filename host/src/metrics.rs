@@ -29,6 +29,12 @@ struct TargetLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetKey {
+    event: String,
+    target: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct GuestLabels {
     component: String,
     role: String,
@@ -54,6 +60,7 @@ pub struct Metrics {
     queue_depth: Gauge,
     oldest_pending_seconds: Gauge<f64, AtomicU64>,
     store_bytes: Gauge,
+    targets_disabled: Family<TargetKey, Gauge>,
 }
 
 impl Default for Metrics {
@@ -70,6 +77,7 @@ impl Default for Metrics {
             queue_depth: Gauge::default(),
             oldest_pending_seconds: Gauge::default(),
             store_bytes: Gauge::default(),
+            targets_disabled: Family::default(),
             registry: Registry::default(),
         };
         registry.register("hookgate_ingest_requests", "Ingest requests by event and outcome", metrics.ingest.clone());
@@ -86,6 +94,11 @@ impl Default for Metrics {
             metrics.oldest_pending_seconds.clone(),
         );
         registry.register("hookgate_store_size_bytes", "Size of the store on disk", metrics.store_bytes.clone());
+        registry.register(
+            "hookgate_target_disabled",
+            "1 for each target the gateway disabled after failing for its disable_after_failing_ms",
+            metrics.targets_disabled.clone(),
+        );
         Metrics { registry, ..metrics }
     }
 }
@@ -124,6 +137,12 @@ impl Metrics {
         let oldest = store.oldest_pending_message().await.ok().flatten().and_then(|id| message_id_time_ms(&id));
         self.oldest_pending_seconds.set(oldest.map_or(0.0, |t| now_ms().saturating_sub(t) as f64 / 1000.0));
         self.store_bytes.set(store.size_bytes().await.unwrap_or(0) as i64);
+        self.targets_disabled.clear();
+        for (event, config) in store.events() {
+            for target in config.targets.iter().filter(|t| t.disabled.is_some()) {
+                self.targets_disabled.get_or_create(&TargetKey { event: event.clone(), target: target.id.clone() }).set(1);
+            }
+        }
         let mut out = String::new();
         if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
             tracing::error!("cannot encode metrics: {e}");

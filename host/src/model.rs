@@ -152,6 +152,13 @@ pub struct TargetConfig {
     /// Deliveries with the same key go one at a time, in order of acceptance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ordering: Option<OrderingPolicy>,
+    /// Disable the target once every attempt to it has failed for this long (off when
+    /// unset); measured by each node from its own attempts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_after_failing_ms: Option<u64>,
+    /// Why and when the gateway disabled the target; cleared when it is enabled again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<Disabled>,
     /// A client certificate to present (mTLS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_tls: Option<ClientTls>,
@@ -183,6 +190,16 @@ pub struct RateLimit {
 
 fn one() -> u32 {
     1
+}
+
+/// A target the gateway switched off: every attempt to it failed for its
+/// `disable_after_failing_ms`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Disabled {
+    /// RFC 3339.
+    pub at: String,
+    pub reason: String,
 }
 
 /// Deliveries of a target that share a key go one at a time, in the order the gateway

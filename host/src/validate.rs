@@ -132,6 +132,9 @@ pub fn event_config(config: &EventConfig, components: &Registry, allow_http: boo
                 return fail(format!("{at}.rate_limit: per_second and burst must be between 1 and 100000"));
             }
         }
+        if target.disable_after_failing_ms.is_some_and(|ms| !(1_000..=30 * 24 * 3_600_000).contains(&ms)) {
+            return fail(format!("{at}.disable_after_failing_ms must be between 1000 (1 s) and 30 days"));
+        }
         if let Some(ordering) = &target.ordering {
             template(&format!("{at}.ordering.key"), &ordering.key, Place::Header)?;
             if ordering.key.is_empty() {

@@ -250,8 +250,7 @@ async fn an_ordering_key_delivers_each_keys_messages_in_order_through_failures_a
     let times = format!("firing took {:?}, the unordered target {crm_took:?}, the ordered one {erp_took:?}", all_accepted - fired);
     assert!(crm_behind < std::time::Duration::from_secs(2) && crm_done < erp_done, "{times}");
     let message = gw.message(&ids[0]).await;
-    let erp_delivery = message["deliveries"].as_array().and_then(|d| d.iter().find(|d| d["target"] == "erp")).cloned();
-    assert!(erp_delivery.is_some_and(|d| d["ordering_key"].as_str().is_some_and(|k| k.starts_with("order-"))), "{message}");
+    assert!(to_erp(&message)["ordering_key"].as_str().is_some_and(|k| k.starts_with("order-")), "{message}");
 }
 
 #[tokio::test]
@@ -301,8 +300,7 @@ async fn a_blocking_key_waits_for_an_operator_to_retry_or_skip_its_failed_head()
     let id_of = |key: usize, n: usize| ids[key * 4 + n].clone();
     for (key, n) in [(0, 1), (1, 1)] {
         let failed = gw.wait_message_status(&id_of(key, n), "failed", DEADLINE).await;
-        let erp_delivery = failed["deliveries"].as_array().and_then(|d| d.iter().find(|d| d["target"] == "erp")).cloned();
-        let erp_delivery = erp_delivery.expect("an erp delivery");
+        let erp_delivery = to_erp(&failed);
         assert_eq!(erp_delivery["holds_key"], true, "{failed}");
         assert!(erp_delivery["reason"].as_str().is_some_and(|r| r.contains("holds its ordering key")), "{failed}");
     }
@@ -337,4 +335,67 @@ async fn a_blocking_key_waits_for_an_operator_to_retry_or_skip_its_failed_head()
     let order = taken.first_order();
     assert_eq!(order["order-0"], vec![0, 2, 3]);
     assert_eq!(order["order-1"], vec![0, 1, 2, 3]);
+}
+
+#[tokio::test]
+async fn a_dead_target_is_disabled_after_its_window_and_delivers_again_once_enabled() {
+    let gw = Gateway::new();
+    let (mut erp, crm) = (Receiver::down_reserved(), Receiver::start());
+    let bad = json!({"targets": [{"id": "erp", "url": erp.url("/erp"), "disable_after_failing_ms": 10}]});
+    let message = gw.put_event("refused", bad).await.assert_error(400, "invalid_config");
+    assert!(message.contains("disable_after_failing_ms"), "{message}");
+    gw.put_event_ok(
+        "orders",
+        json!({"targets": [
+            {"id": "erp", "method": "POST", "url": erp.url("/erp"), "retry": fast_retry(100),
+             "circuit_breaker": {"failure_threshold": 0}, "disable_after_failing_ms": 1500},
+            {"id": "crm", "method": "POST", "url": crm.url("/crm")}]}),
+    )
+    .await;
+    let fired = std::time::Instant::now();
+    let first = gw.fire_json("orders", &json!({"n": 1})).await;
+
+    // Disabled once every attempt failed for 1.5 s, with the reason, in the config and the metrics.
+    let end = std::time::Instant::now() + DEADLINE;
+    let config = loop {
+        let config = gw.event("orders").await.json();
+        if config["targets"][0]["enabled"] == false {
+            break config;
+        }
+        assert!(std::time::Instant::now() < end, "not disabled within {DEADLINE:?}: {config}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(fired.elapsed() >= std::time::Duration::from_millis(1500), "disabled after {:?}", fired.elapsed());
+    let disabled = &config["targets"][0]["disabled"];
+    assert!(disabled["reason"].as_str().is_some_and(|r| r.contains("every attempt failed")), "{config}");
+    assert!(disabled["at"].as_str().is_some_and(|at| at.starts_with("20")), "{config}");
+    assert_eq!(config["targets"][1]["enabled"], true, "the other target stays on");
+    let metrics = gw.admin_get("/metrics").await.text();
+    assert!(metrics.contains(r#"hookgate_target_disabled{event="orders",target="erp"} 1"#), "{metrics}");
+    // The waiting delivery is kept, not failed, and is not attempted while disabled.
+    let attempts = to_erp(&gw.message(&first).await)["attempts"].as_array().map_or(0, Vec::len);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let message = gw.message(&first).await;
+    assert_eq!(to_erp(&message)["status"], "pending", "{message}");
+    assert_eq!(to_erp(&message)["attempts"].as_array().map_or(0, Vec::len), attempts, "no attempt while disabled");
+    let second = gw.fire_json("orders", &json!({"n": 2})).await;
+    gw.wait_message_status(&second, "delivered", DEADLINE).await;
+
+    // Enabled again (the config as read, with `enabled` turned on): the waiting one flows.
+    erp.up();
+    let mut config = config;
+    config.as_object_mut().map(|c| c.remove("id"));
+    config["targets"][0]["enabled"] = json!(true);
+    let stored = gw.put_event_ok("orders", config).await;
+    assert!(stored["targets"][0].get("disabled").is_none(), "enabling forgets why it was off: {stored}");
+    gw.wait_message_status(&first, "delivered", DEADLINE).await;
+    assert_eq!(erp.wait_requests(1, DEADLINE).await[0].json()["n"], 1);
+    let metrics = gw.admin_get("/metrics").await.text();
+    assert!(!metrics.contains("hookgate_target_disabled{"), "{metrics}");
+}
+
+/// A message's delivery to the target `erp`.
+fn to_erp(message: &Value) -> Value {
+    let deliveries = message["deliveries"].as_array().cloned().unwrap_or_default();
+    deliveries.into_iter().find(|d| d["target"] == "erp").unwrap_or_else(|| panic!("no erp delivery: {message}"))
 }

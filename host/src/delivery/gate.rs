@@ -17,6 +17,8 @@ struct TargetState {
     open_until_ms: u64,
     pause_ms: u64,
     probing: bool,
+    /// Since when every attempt to the target failed (unset once one delivers).
+    failing_since_ms: Option<u64>,
     /// The rate limit's bucket, in thousandths of an attempt, as of `refilled_at_ms`.
     tokens_milli: u64,
     refilled_at_ms: u64,
@@ -142,6 +144,24 @@ impl Gates {
     }
 }
 
+impl Gates {
+    /// Notes whether an attempt to the target delivered; returns since when every attempt
+    /// to it has failed, while they do.
+    pub fn failing(&self, key: &str, delivered: bool, now_ms: u64) -> Option<u64> {
+        let mut states = self.states.lock().ok()?;
+        let state = states.entry(key.to_string()).or_default();
+        state.failing_since_ms = if delivered { None } else { Some(state.failing_since_ms.unwrap_or(now_ms)) };
+        state.failing_since_ms
+    }
+
+    /// Forgets the target's failures: it was disabled, and starts afresh when enabled again.
+    pub fn forget_failing(&self, key: &str) {
+        if let Some(state) = self.states.lock().ok().as_mut().and_then(|s| s.get_mut(key)) {
+            state.failing_since_ms = None;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +197,18 @@ mod tests {
             Admission::Go(pass) => pass,
             other => panic!("expected to be admitted at {now}: {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_target_is_failing_from_its_first_failure_until_one_delivers() {
+        let gates = Gates::default();
+        assert_eq!(gates.failing("t", false, 100), Some(100));
+        assert_eq!(gates.failing("t", false, 900), Some(100), "since the first failure");
+        assert_eq!(gates.failing("other", false, 900), Some(900), "per target");
+        assert_eq!(gates.failing("t", true, 1_000), None);
+        assert_eq!(gates.failing("t", false, 1_100), Some(1_100), "a new streak");
+        gates.forget_failing("t");
+        assert_eq!(gates.failing("t", false, 1_200), Some(1_200));
     }
 
     #[test]

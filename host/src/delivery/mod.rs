@@ -22,7 +22,7 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use crate::model::{message_id_time_ms, now_ms, BreakerPolicy, DeliveryRecord, DeliveryStatus, OnFailure};
+use crate::model::{message_id_time_ms, now_ms, rfc3339_now, BreakerPolicy, DeliveryRecord, DeliveryStatus, Disabled, OnFailure};
 pub use client::HttpClients;
 
 use crate::store::{Claim, Claimed, Lane, StoreError};
@@ -58,6 +58,7 @@ struct Admitted {
     pass: gate::Pass,
     lane: String,
     breaker: BreakerPolicy,
+    disable_after_failing_ms: Option<u64>,
 }
 
 /// What looking at one lane's head gave.
@@ -146,6 +147,11 @@ impl Worker {
         }
         let event = self.app.store.event(&lane.event_id);
         let target = event.as_ref().and_then(|e| e.targets.iter().find(|t| t.id == lane.target_id));
+        if target.is_some_and(|t| !t.enabled) {
+            // A disabled target's deliveries wait, untouched, until it is enabled again.
+            self.gates.forget_failing(&lane.target());
+            return Ok(Step::Empty);
+        }
         if let Some(until) = self.gates.rate_wait(&lane.target(), target.and_then(|t| t.rate_limit.as_ref()), now) {
             return Ok(Step::Later(until));
         }
@@ -161,9 +167,12 @@ impl Worker {
                 let key = lane.target();
                 let limits = gate::Limits { max_in_flight: target.max_in_flight, rate: target.rate_limit.as_ref() };
                 match self.gates.admit(&key, limits, now) {
-                    gate::Admission::Go(pass) => {
-                        Some(Admitted { pass, lane: key, breaker: target.circuit_breaker.clone() })
-                    }
+                    gate::Admission::Go(pass) => Some(Admitted {
+                        pass,
+                        lane: key,
+                        breaker: target.circuit_breaker.clone(),
+                        disable_after_failing_ms: target.disable_after_failing_ms,
+                    }),
                     gate::Admission::Busy => {
                         self.app.store.release(claim).await?;
                         return Ok(Step::Busy);
@@ -234,6 +243,21 @@ impl Worker {
         }
     }
 
+    /// Switches a dead target off (`disable_after_failing_ms`): every attempt to it failed
+    /// for `failing_ms`. Its waiting deliveries stay queued until it is enabled again.
+    async fn disable(&self, event_id: &str, target_id: &str, failing_ms: u64) {
+        let Some(event) = self.app.store.event(event_id) else { return };
+        let mut config = (*event).clone();
+        let Some(target) = config.targets.iter_mut().find(|t| t.id == target_id && t.enabled) else { return };
+        let reason = format!("every attempt failed for {} s (disable_after_failing_ms); enable it again to resume", failing_ms / 1000);
+        tracing::warn!(event = event_id, target = target_id, "disabling the target: {reason}");
+        target.enabled = false;
+        target.disabled = Some(Disabled { at: rfc3339_now(), reason });
+        if let Err(e) = self.app.store.put_event(event_id, &config).await {
+            tracing::error!(event = event_id, target = target_id, "cannot disable the target: {e}");
+        }
+    }
+
     /// A delivery that failed for good holds its ordering key when its target says
     /// `"on_failure": "block"`: the key's later deliveries wait for an operator.
     fn hold_key_if_blocking(&self, claim: &Claimed, delivery: &mut DeliveryRecord) {
@@ -259,9 +283,27 @@ impl Worker {
         let outcome = tried.attempt.error.as_ref().map_or("ok", |e| e.code.as_str());
         let took = Duration::from_millis(tried.attempt.duration_ms);
         self.app.metrics.attempt(&event_id, &delivery.target, outcome, took);
-        if let Some(Admitted { pass, lane, breaker }) = admitted {
-            self.gates.record(&lane, &breaker, health(&tried.outcome), now_ms());
+        if let Some(Admitted { pass, lane, breaker, disable_after_failing_ms }) = admitted {
+            let now = now_ms();
+            let health = health(&tried.outcome);
+            self.gates.record(&lane, &breaker, health, now);
             drop(pass);
+            let delivered = match &tried.outcome {
+                attempt::Outcome::Delivered => Some(true),
+                attempt::Outcome::Retry { error, .. } | attempt::Outcome::Failed(error)
+                    if health == gate::Health::Down || error.code == "http_status" =>
+                {
+                    Some(false)
+                }
+                _ => None, // a guest's error or decision says nothing about the target
+            };
+            if let (Some(after), Some(delivered)) = (disable_after_failing_ms, delivered) {
+                let since = self.gates.failing(&lane, delivered, now);
+                if since.is_some_and(|since| now - since >= after) {
+                    self.gates.forget_failing(&lane);
+                    self.disable(&event_id, &delivery.target, now - since.unwrap_or(now)).await;
+                }
+            }
         }
         let mut attempt = tried.attempt;
         attempt.node = Some(self.app.settings.node_id.clone());

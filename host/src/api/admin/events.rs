@@ -228,11 +228,14 @@ async fn remove(State(app): State<Arc<App>>, Api(Path(event_id)): Api<Path<Strin
 /// An event config from a JSON object (serde alone would also take an array, field by
 /// field), with the path of a field that does not fit.
 fn event_config(object: serde_json::Map<String, Value>) -> Result<EventConfig, ApiError> {
-    serde_path_to_error::deserialize(Value::Object(object)).map_err(|e| {
+    let mut config: EventConfig = serde_path_to_error::deserialize(Value::Object(object)).map_err(|e| {
         let field = e.path().to_string();
         let at = if field == "." { String::new() } else { format!("{field}: ") };
         ApiError::bad_request("invalid_config", format!("{at}{}", e.inner()))
-    })
+    })?;
+    // A target switched on again forgets why the gateway switched it off.
+    config.targets.iter_mut().filter(|t| t.enabled).for_each(|t| t.disabled = None);
+    Ok(config)
 }
 
 fn not_found(id: &str) -> ApiError {
