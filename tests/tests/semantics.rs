@@ -58,6 +58,10 @@ async fn a_rate_limited_target_gets_its_rate_and_holds_back_no_other_target() {
         ids.push(gw.fire_json("orders", &json!({"n": i})).await);
     }
     let fired = std::time::Instant::now();
+    // The last one waits its turn (about 2 s), pending, and its log says why.
+    let waiting = to_erp(&gw.message(&ids[11]).await);
+    assert_eq!(waiting["status"], "pending", "{waiting}");
+    assert!(waiting["reason"].as_str().is_some_and(|r| r.contains("rate limit (5/s, burst 2)")), "{waiting}");
     fast.wait_requests(12, DEADLINE).await;
     let fast_took = fired.elapsed();
     let received = slow.wait_requests(12, DEADLINE).await;
@@ -310,7 +314,8 @@ async fn a_blocking_key_waits_for_an_operator_to_retry_or_skip_its_failed_head()
     let mut keys_taken = taken.first_order();
     assert_eq!(keys_taken.remove("order-0"), Some(vec![0]));
     assert_eq!(keys_taken.remove("order-1"), Some(vec![0]));
-    gw.wait_message_status(&id_of(0, 2), "pending", DEADLINE).await;
+    let waiting = to_erp(&gw.wait_message_status(&id_of(0, 2), "pending", DEADLINE).await);
+    assert!(waiting["reason"].as_str().is_some_and(|r| r.contains("ordering key \"order-0\"")), "{waiting}");
 
     // Only a held delivery can be skipped.
     let skip = |key: usize, n: usize| {
@@ -377,6 +382,7 @@ async fn a_dead_target_is_disabled_after_its_window_and_delivers_again_once_enab
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let message = gw.message(&first).await;
     assert_eq!(to_erp(&message)["status"], "pending", "{message}");
+    assert!(to_erp(&message)["reason"].as_str().is_some_and(|r| r.contains("the target is disabled")), "{message}");
     assert_eq!(to_erp(&message)["attempts"].as_array().map_or(0, Vec::len), attempts, "no attempt while disabled");
     let second = gw.fire_json("orders", &json!({"n": 2})).await;
     gw.wait_message_status(&second, "delivered", DEADLINE).await;

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use crate::api::error::ErrorBody;
 use crate::api::openapi::{Forbidden, StorageError, Unauthorized};
 use crate::api::{Api, ApiError};
-use crate::model::{message_id_floor, message_id_time_ms, now_ms, rfc3339_now, DeliveryRecord, DeliveryStatus, MessageRecord};
+use crate::model::{message_id_floor, message_id_time_ms, now_ms, rfc3339_now, DeliveryRecord, DeliveryStatus, MessageRecord, TargetConfig};
 use crate::store::{delivery_key, MessageQuery};
 use crate::App;
 
@@ -74,6 +74,25 @@ pub struct MessagePage {
     pub next_cursor: Option<String>,
 }
 
+/// Why a due delivery may still wait, told when its log is read rather than written on
+/// every wait: a rate limit would make that a write per delivery per token.
+fn waiting_reason(delivery: &DeliveryRecord, target: &TargetConfig, now_ms: u64) -> Option<String> {
+    if delivery.status != DeliveryStatus::Pending || delivery.next_attempt_at_ms.is_some_and(|at| at > now_ms) {
+        return None;
+    }
+    if !target.enabled {
+        return Some("waiting: the target is disabled; its deliveries go when it is enabled again".into());
+    }
+    let mut why = Vec::new();
+    if let Some(key) = &delivery.ordering_key {
+        why.push(format!("goes after the earlier deliveries of ordering key {key:?}"));
+    }
+    if let Some(rate) = &target.rate_limit {
+        why.push(format!("takes its turn under the target's rate limit ({}/s, burst {})", rate.per_second, rate.burst));
+    }
+    (!why.is_empty()).then(|| format!("waiting: {}", why.join("; ")))
+}
+
 /// What a retry queued.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Retried {
@@ -98,7 +117,15 @@ const DEFAULT_LIMIT: usize = 50;
 const MAX_LIMIT: usize = 500;
 
 async fn view(app: &App, message: &MessageRecord) -> Result<MessageView, ApiError> {
-    let deliveries = app.store.deliveries_of(&message.message_id).await?;
+    let mut deliveries = app.store.deliveries_of(&message.message_id).await?;
+    if let Some(event) = app.store.event(&message.event_id) {
+        let now = now_ms();
+        for delivery in deliveries.iter_mut().filter(|d| d.reason.is_none()) {
+            if let Some(target) = event.targets.iter().find(|t| t.id == delivery.target) {
+                delivery.reason = waiting_reason(delivery, target, now);
+            }
+        }
+    }
     Ok(MessageView {
         message_id: message.message_id.clone(),
         event_id: message.event_id.clone(),
