@@ -27,6 +27,7 @@ pub mod secrets;
 pub mod runtime;
 pub mod settings;
 pub mod store;
+pub mod telemetry;
 pub mod template;
 pub mod validate;
 
