@@ -81,7 +81,7 @@ impl Dispatcher {
         let slots = Arc::new(Semaphore::new(concurrency));
         let (stop, stopped) = watch::channel(false);
         let idle_poll = if app.store.shared() { SHARED_IDLE_POLL } else { IDLE_POLL };
-        let worker = Arc::new(Worker { clients, app, gates: Arc::default(), turn: AtomicUsize::new(0), idle_poll });
+        let worker = Arc::new(Worker { clients, gates: app.gates.clone(), app, turn: AtomicUsize::new(0), idle_poll });
         let task = tokio::spawn(worker.run(slots.clone(), stopped));
         Dispatcher { task, stop, slots, concurrency }
     }
