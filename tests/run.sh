@@ -30,4 +30,4 @@ cargo test --locked --release -p hookgate-sdk "$@"
 echo "== the end-to-end suites again, every gateway on PostgreSQL"
 # The damaged-store test breaks the embedded store's files, which PostgreSQL does not have.
 HOOKGATE_TEST_STORE=postgres cargo test --locked --release -p hookgate-tests \
-    --test core --test seeds --test trust --test languages --test semantics -- --skip a_damaged_store_is_refused
+    --test core --test seeds --test trust --test languages --test semantics --test traces -- --skip a_damaged_store_is_refused

@@ -50,6 +50,7 @@ fuzz_target!(|body: &[u8]| {
         body_size: DATA.len(),
         subshop: Some("de".into()),
         idempotency_key: None,
+        traceparent: None,
     };
     for target in &config.targets {
         let request = match draft(target, &message, DATA, DEFAULT_MAX_REQUEST_BYTES) {

@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use crate::model::Binding;
 use crate::runtime::{GuestCall, Prepared};
 use crate::App;
@@ -28,20 +30,25 @@ impl App {
     ) -> Result<GuestCall<T>, CallFailed> {
         let app = self.clone();
         let binding = binding.clone();
-        // Held by the blocking call itself: it is released when the call ends, even if the
-        // caller stopped waiting for it.
-        let slot = self.guest_slots.clone().acquire_owned().await;
-        tokio::task::spawn_blocking(move || {
-            let _slot = slot;
-            let prepared = app
-                .components
-                .load(&binding.component)
-                .map_err(|e| CallFailed { code: "component_unavailable", message: e.to_string() })?;
-            let done = call(&app, &prepared, binding.config);
-            app.metrics.guest_call(&binding.component, role, done.outcome(), done.duration);
-            Ok(done)
-        })
+        let span = tracing::info_span!("guest_call", component = %binding.component, role);
+        async move {
+            // Held by the blocking call itself: it is released when the call ends, even if
+            // the caller stopped waiting for it.
+            let slot = app.guest_slots.clone().acquire_owned().await;
+            tokio::task::spawn_blocking(move || {
+                let _slot = slot;
+                let prepared = app
+                    .components
+                    .load(&binding.component)
+                    .map_err(|e| CallFailed { code: "component_unavailable", message: e.to_string() })?;
+                let done = call(&app, &prepared, binding.config);
+                app.metrics.guest_call(&binding.component, role, done.outcome(), done.duration);
+                Ok(done)
+            })
+            .await
+            .map_err(|e| CallFailed { code: "guest_trap", message: format!("the guest call panicked in the host: {e}") })?
+        }
+        .instrument(span)
         .await
-        .map_err(|e| CallFailed { code: "guest_trap", message: format!("the guest call panicked in the host: {e}") })?
     }
 }

@@ -27,6 +27,7 @@ pub mod secrets;
 pub mod runtime;
 pub mod settings;
 pub mod store;
+pub mod telemetry;
 pub mod template;
 pub mod validate;
 
@@ -53,6 +54,9 @@ pub struct App {
     pub metrics: metrics::Metrics,
     /// Free places in the runtime's instance pool for hot-path guest calls.
     pub guest_slots: Arc<tokio::sync::Semaphore>,
+    /// Each target's admission on this node (in-flight cap, rate limit, circuit breaker):
+    /// the dispatcher's, read by the admin API.
+    pub gates: Arc<delivery::gate::Gates>,
 }
 
 /// Who may use the admin API, and how.
@@ -99,6 +103,7 @@ impl App {
             admin_tokens,
             metrics: metrics::Metrics::default(),
             guest_slots: Arc::new(tokio::sync::Semaphore::new(runtime::MAX_CONCURRENT_CALLS)),
+            gates: Arc::default(),
         }))
     }
 }

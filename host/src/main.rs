@@ -13,6 +13,7 @@ use hookgate::model::World;
 use hookgate::runtime::GuestLimits;
 use hookgate::scaffold::Language;
 use hookgate::store::StoreLocation;
+use hookgate::telemetry::Traces;
 use hookgate::{App, Settings};
 
 #[derive(Parser)]
@@ -302,6 +303,17 @@ struct ServeArgs {
     /// Delivered, failed and skipped messages older than this are pruned (e.g. 14d, 12h).
     #[arg(long, default_value = "14d", value_parser = humantime::parse_duration)]
     retention: Duration,
+    /// Export traces (OpenTelemetry spans of ingest and delivery) over OTLP/HTTP to this
+    /// collector, e.g. http://127.0.0.1:4318 (spans go to its /v1/traces) [default: off].
+    #[arg(long, env = "HOOKGATE_OTLP_ENDPOINT", value_name = "URL")]
+    otlp_endpoint: Option<String>,
+}
+
+impl ServeArgs {
+    /// This node's name: `--node-id`, else the host name and the process id.
+    fn node_id(&self) -> String {
+        self.node_id.clone().filter(|id| !id.trim().is_empty()).unwrap_or_else(hookgate::settings::default_node_id)
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -315,17 +327,43 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let traces = match &cli.command {
+        Command::Serve(args) => init_log(args.otlp_endpoint.as_deref().filter(|url| !url.is_empty()), &args.node_id())?,
+        _ => init_log(None, "")?,
+    };
+    let ran = command(cli.command);
+    // After the gateway stopped: its last spans leave now.
+    if let Some(traces) = traces {
+        traces.shutdown();
+    }
+    ran
+}
+
+/// The process log on stderr (filtered by `RUST_LOG`) and, given a collector, the exporter
+/// of traces, which sees every span of the gateway whatever `RUST_LOG` says.
+fn init_log(otlp_endpoint: Option<&str>, node_id: &str) -> anyhow::Result<Option<Traces>> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     // Colours for a person at a terminal who has not asked for none (no-color.org); never in
     // a file or a pipe.
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sled=warn,cranelift=warn,wasmtime=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(colour)
-        .init();
-    match Cli::parse().command {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sled=warn,cranelift=warn,wasmtime=warn".into());
+    let log = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(colour).with_filter(filter);
+    let registry = tracing_subscriber::registry().with(log);
+    let Some(endpoint) = otlp_endpoint else {
+        registry.init();
+        return Ok(None);
+    };
+    let (traces, layer) = Traces::start(endpoint, node_id)?;
+    registry.with(layer).init();
+    Ok(Some(traces))
+}
+
+fn command(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve(args) => serve(args),
         Command::Events { gateway, command } => ask(
             gateway,
@@ -458,9 +496,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(store) = &args.store {
         settings.store = StoreLocation::parse(store, args.data_dir.clone()).map_err(anyhow::Error::msg)?;
     }
-    if let Some(node_id) = args.node_id.filter(|id| !id.trim().is_empty()) {
-        settings.node_id = node_id;
-    }
+    settings.node_id = args.node_id();
     anyhow::ensure!(args.lease_ms >= 1_000, "--lease-ms must be at least 1000");
     settings.lease_ms = args.lease_ms;
     settings.allow_http = args.allow_http;
@@ -499,7 +535,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let local = listener.local_addr()?;
         println!("hookgate listening on http://{local}");
-        tracing::info!(store = %store, node = %node, data_dir = %args.data_dir.display(), allow_http = args.allow_http, address = %local, "gateway started");
+        tracing::info!(store = %store, node = %node, data_dir = %args.data_dir.display(), allow_http = args.allow_http,
+            address = %local, traces = args.otlp_endpoint.as_deref().unwrap_or("off"), "gateway started");
         hookgate::serve(app, listener, shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok(())

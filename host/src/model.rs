@@ -469,6 +469,10 @@ pub struct MessageRecord {
     /// The key that deduplicates repeats of this message, kept until the message is pruned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// The W3C `traceparent` of the span that accepted the message, when traces are
+    /// exported: each attempt, on whichever node, joins that trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, ToSchema)]

@@ -142,6 +142,7 @@ fn gateway_draft(target: Value, component: &str, message: &GuestMessage, subshop
         body_size: message.body.len(),
         subshop,
         idempotency_key: None,
+        traceparent: None,
     };
     request::draft(&target, &record, &message.body, crate::settings::DEFAULT_MAX_REQUEST_BYTES)
         .map_err(|e| bad(format!("{}: {}", e.code, e.message)))

@@ -9,13 +9,39 @@ use hookgate_tests::serde_json::json;
 use hookgate_tests::*;
 
 const READ_TOKEN: &str = "console-read-token-0123";
+const NODE: &str = "console-node";
+
+/// Polls `GET /v1/admin/targets` until the target's breaker is open; returns its entry.
+async fn wait_breaker_open(gw: &Gateway, event: &str, target: &str) -> hookgate_tests::serde_json::Value {
+    let end = std::time::Instant::now() + DEADLINE;
+    loop {
+        let answer = gw.admin_get("/v1/admin/targets").await;
+        answer.assert_status(200);
+        let answer = answer.json();
+        assert_eq!(answer["node"], NODE, "{answer}");
+        let entry = answer["targets"]
+            .as_array()
+            .and_then(|targets| targets.iter().find(|t| t["event_id"] == event && t["target_id"] == target).cloned())
+            .unwrap_or_else(|| panic!("{event}/{target} is not listed: {answer}"));
+        if entry["breaker"] == "open" {
+            return entry;
+        }
+        assert!(std::time::Instant::now() < end, "the breaker of {event}/{target} did not open: {entry}\n{}", gw.logs());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
 
 #[tokio::test]
 async fn an_operator_finds_retries_toggles_edits_and_uploads_in_the_console() {
     let dir = tempfile::tempdir().expect("tmp");
     let tokens = dir.path().join("tokens.json");
     std::fs::write(&tokens, json!([{"name": "dashboard", "token": READ_TOKEN, "scope": "read"}]).to_string()).expect("write");
-    let gw = Gateway::start(GatewayOpts::default().args(["--admin-tokens-file".to_string(), tokens.display().to_string()]));
+    let gw = Gateway::start(GatewayOpts::default().args([
+        "--admin-tokens-file".to_string(),
+        tokens.display().to_string(),
+        "--node-id".to_string(),
+        NODE.to_string(),
+    ]));
     let rx = Receiver::start();
     // Every first attempt to /flaky fails; the retry from the console then succeeds.
     let seen = std::sync::Mutex::new(std::collections::HashSet::new());
@@ -32,6 +58,20 @@ async fn an_operator_finds_retries_toggles_edits_and_uploads_in_the_console() {
     for id in [&failed, &read_failed] {
         gw.wait_message_status(id, "failed", DEADLINE).await;
     }
+    // A target that is down: two attempts in a row find nothing listening and open its
+    // breaker for longer than the test runs.
+    let down = Receiver::down_reserved();
+    gw.put_event_ok(
+        "inventory",
+        json!({"targets": [{"id": "warehouse", "method": "POST", "url": down.url("/stock"), "retry": fast_retry(5),
+            "circuit_breaker": {"failure_threshold": 2, "pause_ms": 600_000, "max_pause_ms": 600_000}}]}),
+    )
+    .await;
+    let waiting = gw.fire_json("inventory", &json!({"sku": "S1"})).await;
+    let breaker = wait_breaker_open(&gw, "inventory", "warehouse").await;
+    assert_eq!(breaker["consecutive_failures"], 2, "{breaker}");
+    assert!(breaker["probe_at"].is_string(), "{breaker}");
+    assert_eq!(gw.message(&waiting).await["status"], "pending", "a paused target's delivery waits");
 
     let screenshots = repo_root().join("target/console-screenshots");
     std::fs::create_dir_all(&screenshots).expect("screenshot dir");
@@ -41,6 +81,7 @@ async fn an_operator_finds_retries_toggles_edits_and_uploads_in_the_console() {
         "failed_message": failed, "read_failed_message": read_failed,
         "toggle_event": "catalog", "edit_event": "orders",
         "upload_name": "uploaded-in-console", "upload_file": component_path("adobe-to-json"),
+        "open_breaker": "inventory/warehouse", "closed_breaker": "orders/erp", "node_id": NODE,
         "screenshots": screenshots,
     });
     std::fs::write(&scenario, scene.to_string()).expect("scenario");

@@ -5,7 +5,8 @@ an operator would see is wrong.
     python3 console_browser.py SCENARIO.json
 
 The scenario (written by the Rust test) names the gateway, the tokens, a failed message, an
-event to turn off and on, an event whose config to break, a component file to upload, and a
+event to turn off and on, an event whose config to break, a component file to upload, a
+target whose breaker is open and one whose breaker is closed, this node's id, and a
 directory for screenshots of the main pages.
 """
 import json
@@ -96,8 +97,15 @@ def main():
         expect(page.locator("#components")).to_contain_text(scenario["upload_name"])
         shot(page, scenario, "components")
 
+        # Health: the target that is down shows its breaker open, one that failed and
+        # recovered shows it closed, and the node list shows this node alive.
         page.goto(f"{base}/console#/health")
         expect(page.locator("#health")).to_contain_text("Pending deliveries")
+        expect(page.locator(f"#targets tr[data-target='{scenario['open_breaker']}'] .breaker")).to_have_text("open")
+        expect(page.locator(f"#targets tr[data-target='{scenario['closed_breaker']}'] .breaker")).to_have_text("closed")
+        node = page.locator(f"#nodes tr[data-node='{scenario['node_id']}']")
+        expect(node).to_contain_text("alive")
+        expect(node).to_contain_text("this node")
         shot(page, scenario, "health")
 
         # A read token sees everything and changes nothing; the buttons say why.

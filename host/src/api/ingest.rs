@@ -14,11 +14,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use tracing::Instrument;
+
 use super::error::ErrorBody;
 use super::extract::Api;
 use super::ApiError;
 use crate::ingest::{self, envelope, Accepted, FireRequest};
-use crate::App;
+use crate::{telemetry, App};
 
 pub fn routes() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new().routes(routes!(list)).routes(routes!(fire)).routes(routes!(adobe_ingest))
@@ -51,6 +53,7 @@ fn fire_request(method: &Method, uri: &Uri, headers: &HeaderMap, body: Bytes) ->
         ("subshop" = Option<String>, Query, description = "Fire for this subshop (also `X-Hookgate-Subshop`)."),
         ("X-Hookgate-Subshop" = Option<String>, Header, description = "Fire for this subshop; wins over the query parameter."),
         ("Idempotency-Key" = Option<String>, Header, description = "A repeat with the same key gets the first answer and creates nothing."),
+        ("traceparent" = Option<String>, Header, description = "W3C trace context: with `--otlp-endpoint`, the gateway's spans of this event and its deliveries continue this trace."),
     ),
     request_body(
         // Optional (an event may be fired without data): see `openapi::body_optional`.
@@ -85,9 +88,22 @@ async fn fire(
     let mut request = fire_request(&method, &uri, &headers, body?);
     request.idempotency_key = request.header("idempotency-key").map(|key| format!("key\0{event_id}\0{key}"));
     let started = std::time::Instant::now();
-    let accepted = ingest::fire(&app, &event_id, request).await.map_err(ApiError::from);
+    let span = ingest_span(&headers);
+    span.record("event", event_id.as_str());
+    let accepted = ingest::fire(&app, &event_id, request).instrument(span.clone()).await.map_err(ApiError::from);
+    if let Ok(accepted) = &accepted {
+        span.record("message_id", accepted.message_id.as_str());
+    }
     observe(&app, &event_id, &accepted, started);
     Ok((StatusCode::ACCEPTED, Json(accepted?)))
+}
+
+/// The span of one ingest, a child of the caller's span when it sent a `traceparent`.
+fn ingest_span(headers: &HeaderMap) -> tracing::Span {
+    let span = tracing::info_span!("ingest", otel.kind = "server", event = tracing::field::Empty, message_id = tracing::field::Empty);
+    let header = |name| headers.get(name).and_then(|value| value.to_str().ok());
+    telemetry::continue_trace(&span, header("traceparent"), header("tracestate"));
+    span
 }
 
 /// Counts an ingest by event and outcome (an unknown event id is counted as `unknown`, so
@@ -222,6 +238,9 @@ impl<E: Into<ApiError>> From<E> for AdobeError {
     post,
     path = "/v1/ingest",
     tag = "ingest",
+    params(
+        ("traceparent" = Option<String>, Header, description = "W3C trace context: with `--otlp-endpoint`, the gateway's spans of this event and its deliveries continue this trace."),
+    ),
     request_body = AdobeEnvelope,
     security((), ("ingestBearer" = []), ("standardWebhooks" = [])),
     responses(
@@ -243,6 +262,7 @@ async fn adobe_ingest(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<AdobeAccepted>, AdobeError> {
     let started = std::time::Instant::now();
+    let span = ingest_span(&headers);
     let body = body?;
     let envelope = match envelope::parse(&body) {
         Ok(envelope) => envelope,
@@ -255,10 +275,14 @@ async fn adobe_ingest(
     let mut request = fire_request(&method, &uri, &headers, body);
     request.idempotency_key = Some(format!("uid\0{}", envelope.uid));
     request.payload_at = "/data/value";
-    let accepted = ingest::fire(&app, &envelope.event, request).await.map_err(|e| match e {
+    span.record("event", envelope.event.as_str());
+    let accepted = ingest::fire(&app, &envelope.event, request).instrument(span.clone()).await.map_err(|e| match e {
         ingest::IngestError::UnknownEvent(_) => ApiError::bad_request("unknown_event", e.to_string()),
         other => other.into(),
     });
+    if let Ok(accepted) = &accepted {
+        span.record("message_id", accepted.message_id.as_str());
+    }
     observe(&app, &envelope.event, &accepted, started);
     let accepted = accepted?;
     Ok(Json(AdobeAccepted {

@@ -168,15 +168,34 @@ async fn deliver(app: &Arc<App>, client: &reqwest::Client, ctx: &Context, attemp
         request.headers.retain(|(name, _)| !signature.iter().any(|(signed, _)| name.eq_ignore_ascii_case(signed)));
         request.headers.extend(signature);
     }
+    let span = tracing::info_span!(
+        "send",
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty
+    );
+    // The receiver's spans become children of this one (a traceparent the config or the
+    // transformer set is replaced: it names no span of this trace).
+    let propagated = crate::telemetry::headers(&span);
+    if !propagated.is_empty() {
+        request.headers.retain(|(name, _)| !propagated.iter().any(|(ours, _)| name.eq_ignore_ascii_case(ours)));
+        request.headers.extend(propagated);
+    }
     trace.request = Some(request::for_log(&request, &ctx.target));
     let checked = request::check(&request, max_request_bytes)
         .and_then(|()| check_url(&request.url, app.settings.allow_http, &app.settings.egress));
     if let Err(error) = checked {
+        span.record("otel.status_code", "ERROR");
         return Outcome::Failed(error);
     }
 
     let timeout = Duration::from_millis(ctx.target.retry.timeout_ms);
-    let response = match send(client, &request, timeout).instrument(tracing::info_span!("send")).await {
+    let sent = send(client, &request, timeout).instrument(span.clone()).await;
+    match &sent {
+        Ok(response) => span.record("http.response.status_code", response.status),
+        Err(_) => span.record("otel.status_code", "ERROR"),
+    };
+    let response = match sent {
         Ok(response) => response,
         // Where the rules refuse to send (a redirect hop included), trying again changes nothing.
         Err(error) if [FORBIDDEN_TARGET, "insecure_url", "invalid_url"].contains(&error.code.as_str()) => {

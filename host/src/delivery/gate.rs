@@ -49,6 +49,29 @@ pub enum Health {
     Unknown,
 }
 
+/// Where a target's circuit breaker stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakerState {
+    /// Attempts go.
+    Closed,
+    /// Paused after repeated failures: no attempt until the probe.
+    Open,
+    /// The pause is over: the next attempt is a probe (or one is in flight), which closes
+    /// the breaker or opens it for longer.
+    HalfOpen,
+}
+
+/// A target's circuit breaker as this node sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Breaker {
+    pub state: BreakerState,
+    /// Attempts in a row that found the target down.
+    pub consecutive_failures: u32,
+    /// While open: when the probe may go (Unix ms).
+    pub probe_at_ms: Option<u64>,
+}
+
 #[derive(Debug)]
 pub enum Admission {
     Go(Pass),
@@ -119,6 +142,19 @@ impl Gates {
         state.probing = half_open;
         state.in_flight += 1;
         Admission::Go(Pass { gates: self.clone(), key: key.to_string() })
+    }
+
+    /// The breaker of the target `key` at `now_ms`; closed for a target not tried yet.
+    pub fn breaker(&self, key: &str, now_ms: u64) -> Breaker {
+        let closed = Breaker { state: BreakerState::Closed, consecutive_failures: 0, probe_at_ms: None };
+        let Ok(states) = self.states.lock() else { return closed };
+        let Some(state) = states.get(key) else { return closed };
+        let (state_now, probe_at_ms) = match state.open_until_ms {
+            0 => (BreakerState::Closed, None),
+            until if now_ms < until => (BreakerState::Open, Some(until)),
+            _ => (BreakerState::HalfOpen, None),
+        };
+        Breaker { state: state_now, consecutive_failures: state.consecutive_failures, probe_at_ms }
     }
 
     pub fn record(&self, key: &str, policy: &BreakerPolicy, health: Health, now_ms: u64) {
@@ -235,13 +271,19 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        let open = Breaker { state: BreakerState::Open, consecutive_failures: 3, probe_at_ms: Some(1_002) };
+        assert_eq!(gates.breaker("t", 10), open);
+        assert_eq!(gates.breaker("t", 1_002).state, BreakerState::HalfOpen, "the pause is over");
         let probe = go(&gates, 1_002);
         assert!(matches!(gates.admit("t", limits(2), 1_003), Admission::Busy), "one probe at a time");
+        assert_eq!(gates.breaker("t", 1_003).state, BreakerState::HalfOpen, "while the probe runs");
         drop(probe);
         gates.record("t", &p, Health::Down, 1_010);
         assert!(matches!(gates.admit("t", limits(2), 2_000), Admission::Paused { until_ms: 3_010, .. }), "the pause doubles");
         drop(go(&gates, 3_010));
         gates.record("t", &p, Health::Up, 3_020);
         let (_a, _b) = (go(&gates, 3_021), go(&gates, 3_021));
+        assert_eq!(gates.breaker("t", 3_021), Breaker { state: BreakerState::Closed, consecutive_failures: 0, probe_at_ms: None });
+        assert_eq!(gates.breaker("never-tried", 3_021).state, BreakerState::Closed);
     }
 }

@@ -81,7 +81,7 @@ impl Dispatcher {
         let slots = Arc::new(Semaphore::new(concurrency));
         let (stop, stopped) = watch::channel(false);
         let idle_poll = if app.store.shared() { SHARED_IDLE_POLL } else { IDLE_POLL };
-        let worker = Arc::new(Worker { clients, app, gates: Arc::default(), turn: AtomicUsize::new(0), idle_poll });
+        let worker = Arc::new(Worker { clients, gates: app.gates.clone(), app, turn: AtomicUsize::new(0), idle_poll });
         let task = tokio::spawn(worker.run(slots.clone(), stopped));
         Dispatcher { task, stop, slots, concurrency }
     }
@@ -278,6 +278,9 @@ impl Worker {
         let Some(mut delivery) = self.pending_delivery(&claim).await else { return };
         let span = tracing::info_span!("deliver", message = %delivery.message_id, target = %delivery.target);
         let context = attempt::load(&self.app, &delivery).await;
+        if let Ok(context) = &context {
+            crate::telemetry::continue_trace(&span, context.message.traceparent.as_deref(), None);
+        }
         let event_id = claim.entry.event_id.clone();
         let tried = attempt::run(&self.app, &self.clients, &delivery, context).instrument(span.clone()).await;
         let outcome = tried.attempt.error.as_ref().map_or("ok", |e| e.code.as_str());

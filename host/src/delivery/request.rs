@@ -235,6 +235,7 @@ mod tests {
             body_size: 0,
             subshop: Some("de".into()),
             idempotency_key: None,
+            traceparent: None,
         }
     }
 

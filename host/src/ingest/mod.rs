@@ -100,7 +100,9 @@ pub async fn fire(app: &Arc<App>, event_id: &str, request: FireRequest) -> Resul
     if let Some(schema) = &event.schema {
         crate::schema::check(schema, &event.compiled_schema, &request.body, request.payload_at)?;
     }
-    let accepted = persist(app, event_id, &event, subshop, request)
+    // The ingest span's: the deliveries' spans, later and maybe on another node, join it.
+    let traceparent = crate::telemetry::traceparent(&tracing::Span::current());
+    let accepted = persist(app, event_id, &event, subshop, traceparent, request)
         .instrument(tracing::info_span!("persist", event = event_id))
         .await?;
     app.queue_changed.notify_one();
@@ -163,6 +165,7 @@ async fn persist(
     event_id: &str,
     event: &EventConfig,
     subshop: Option<String>,
+    traceparent: Option<String>,
     request: FireRequest,
 ) -> Result<Accepted, IngestError> {
     let content_type = request.header("content-type").map(str::to_string);
@@ -181,6 +184,7 @@ async fn persist(
         body_size: request.body.len(),
         subshop,
         idempotency_key: request.idempotency_key.clone(),
+        traceparent,
     };
     let targets: Vec<&TargetConfig> = event.targets.iter().filter(|t| t.enabled).collect();
     // The data is parsed only when a target orders by it (it may be a large body).

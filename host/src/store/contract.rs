@@ -49,6 +49,7 @@ fn message(event: &str, at_ms: u64, idempotency_key: Option<&str>) -> NewMessage
             body_size: 2,
             subshop: None,
             idempotency_key: idempotency_key.map(str::to_string),
+            traceparent: None,
         },
         body: "{}".into(),
         deliveries: vec![delivery(LANE, DeliveryStatus::Pending, Some(at_ms))],

@@ -5,6 +5,7 @@ mod components;
 mod events;
 mod messages;
 mod stats;
+mod targets;
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ pub fn routes(app: Arc<App>) -> OpenApiRouter<Arc<App>> {
         .merge(events::routes())
         .merge(messages::routes())
         .merge(stats::routes())
+        .merge(targets::routes())
         .routes(routes!(whoami))
         .layer(middleware::from_fn_with_state(app, require_admin))
 }

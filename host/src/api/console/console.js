@@ -348,10 +348,27 @@ function samples(text, name) {
   }).filter(Boolean);
 }
 
+/** The labels of a sample, `{event="a",target="b"}`, as an object. */
+function labelsOf(text) {
+  const labels = {};
+  for (const [, key, value] of text.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[key] = value.replace(/\\(.)/g, "$1");
+  return labels;
+}
+
+const BREAKER_WORDS = { closed: "closed", open: "open", half_open: "half-open" };
+
 async function healthPage() {
-  const [stats, metrics] = await Promise.all([api("GET", "/v1/admin/stats"), api("GET", "/metrics")]);
+  const [stats, metrics, { node, targets }, { nodes }] = await Promise.all([api("GET", "/v1/admin/stats"), api("GET", "/metrics"),
+    api("GET", "/v1/admin/targets"), api("GET", "/v1/admin/cluster")]);
   const oldest = samples(metrics, "hookgate_oldest_pending_age_seconds")[0];
-  const failing = samples(metrics, "hookgate_deliveries_total").filter((s) => s.labels.includes('outcome="failed"') && s.value > 0);
+  const failedDeliveries = {};
+  for (const s of samples(metrics, "hookgate_deliveries_total")) {
+    const labels = labelsOf(s.labels);
+    if (labels.outcome === "failed") failedDeliveries[`${labels.event}/${labels.target}`] = s.value;
+  }
+  // Failing: a breaker not closed, attempts failing now, or deliveries that failed for good.
+  const failing = targets.map((t) => ({ ...t, failed: failedDeliveries[`${t.event_id}/${t.target_id}`] || 0 }))
+    .filter((t) => t.breaker !== "closed" || t.consecutive_failures > 0 || t.failed > 0);
   fill(main, h("h2", {}, "Health"),
     h("dl", { id: "health" },
       h("dt", {}, "Pending deliveries (queue depth)"), h("dd", {}, stats.pending_deliveries),
@@ -359,9 +376,21 @@ async function healthPage() {
       h("dt", {}, "Messages stored"), h("dd", {}, stats.messages),
       h("dt", {}, "Store size"), h("dd", {}, `${(stats.store_bytes / 1048576).toFixed(1)} MiB`),
       h("dt", {}, "Retention"), h("dd", {}, `${Math.round(stats.retention_seconds / 86400)} days`)),
-    h("h3", {}, "Targets with failed deliveries"),
-    failing.length ? h("table", {}, h("tr", {}, h("th", {}, "Labels"), h("th", {}, "Failed deliveries")),
-      failing.map((s) => h("tr", {}, h("td", {}, s.labels), h("td", {}, s.value)))) : h("p", { class: "muted" }, "None."));
+    h("h3", {}, "Failing targets"),
+    h("p", { class: "muted" }, `Circuit breakers as node ${node} sees them: each node keeps its own. Failed deliveries counted since this node started.`),
+    failing.length ? h("table", { id: "targets" },
+      h("tr", {}, ["Event", "Target", "Circuit breaker", "Failures in a row", "Next probe", "Failed deliveries"].map((t) => h("th", {}, t))),
+      failing.map((t) => h("tr", { "data-target": `${t.event_id}/${t.target_id}` },
+        h("td", {}, t.event_id), h("td", {}, t.target_id),
+        h("td", { class: `breaker breaker-${t.breaker}` }, BREAKER_WORDS[t.breaker] || t.breaker),
+        h("td", {}, t.consecutive_failures), h("td", {}, t.probe_at || "—"), h("td", {}, t.failed))))
+      : h("p", { class: "muted" }, "None."),
+    h("h3", {}, "Nodes"),
+    h("table", { id: "nodes" },
+      h("tr", {}, ["Node", "Version", "Started", "Last seen", "State"].map((t) => h("th", {}, t))),
+      nodes.map((n) => h("tr", { "data-node": n.id },
+        h("td", {}, n.id, n.this_node ? h("span", { class: "muted" }, " (this node)") : null), h("td", {}, n.version),
+        h("td", {}, n.started_at), h("td", {}, n.last_seen_at), h("td", { class: `node-${n.state}` }, n.state)))));
 }
 
 // ---- routing ------------------------------------------------------------------------------

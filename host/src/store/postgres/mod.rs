@@ -486,6 +486,7 @@ pub(crate) mod tests {
             body_size: 0,
             subshop: None,
             idempotency_key: None,
+            traceparent: None,
         };
         let new = NewMessage { message: record, body: bytes::Bytes::new(), deliveries: vec![], idempotency_key: None };
         store.append(new).await.unwrap();

@@ -456,6 +456,7 @@ mod tests {
             body_size: 0,
             subshop: None,
             idempotency_key: Some("k".into()),
+            traceparent: None,
         }
     }
 
