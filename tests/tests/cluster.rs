@@ -1,7 +1,7 @@
 //! Several gateways on one PostgreSQL database: the load split over both nodes, a node
 //! killed with `kill -9` mid-load, configuration and components made on one node used by
 //! the other, lease takeover, idempotency across nodes, the list of nodes, the schema's
-//! migrations, and moving a single node's embedded store into PostgreSQL.
+//! migrations, moving a single node's embedded store into PostgreSQL, and TLS to the database.
 //!
 //! Needs the test PostgreSQL server (`tests/run.sh` starts one; see `tests/postgres.sh`).
 
@@ -298,4 +298,35 @@ async fn a_single_node_moves_to_postgres_with_its_history_and_pending_deliveries
         moved.wait_message_status(id, "delivered", DEADLINE).await;
     }
     assert!(rx.count() >= 10);
+}
+
+/// A node reaches its database over TLS, verifying the server against the URL's
+/// `sslrootcert`, and refuses to start on a server it cannot verify, saying why.
+#[tokio::test]
+async fn a_node_talks_to_its_database_over_verified_tls() {
+    let ca = std::env::var("HOOKGATE_TEST_POSTGRES_CA").expect("HOOKGATE_TEST_POSTGRES_CA: start the server with tests/postgres.sh");
+    let store = fresh_postgres_database();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(gateway_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--store", &format!("{store}?sslmode=verify-full"), "--data-dir"])
+        .arg(dir.path())
+        .env("HOOKGATE_ADMIN_TOKEN", ADMIN_TOKEN)
+        .output()
+        .expect("hookgate serve");
+    assert!(!out.status.success(), "the system's roots do not know the test CA");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("UnknownIssuer"), "{stderr}");
+
+    let rx = Receiver::start();
+    let gw = node(&format!("{store}?sslmode=verify-full&sslrootcert={ca}"), "tls");
+    gw.put_event_ok("orders", json!({"targets": [{"id": "erp", "method": "POST", "url": rx.url("/erp")}]})).await;
+    let id = gw.fire_json("orders", &json!({"n": 1})).await;
+    gw.wait_message_status(&id, "delivered", DEADLINE).await;
+    let psql = Command::new("psql")
+        .args(["-X", "-At", "-d", &store, "-c", "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+                WHERE a.datname = current_database() AND s.ssl AND a.pid <> pg_backend_pid()"])
+        .output()
+        .expect("psql");
+    let encrypted: u32 = String::from_utf8_lossy(&psql.stdout).trim().parse().unwrap_or(0);
+    assert!(encrypted > 0, "the node's connections are encrypted: {}", String::from_utf8_lossy(&psql.stdout));
 }

@@ -53,6 +53,17 @@ async fn an_operator_finds_retries_toggles_edits_and_uploads_in_the_console() {
     gw.put_event_ok("orders", json!({"targets": [{"id": "erp", "method": "POST", "url": rx.url("/flaky"), "retry": fast_retry(1)}]}))
         .await;
     gw.put_event_ok("catalog", json!({"targets": [{"id": "shop", "method": "POST", "url": rx.url("/ok")}]})).await;
+    // An ordering key held by its failed head, with a delivery behind it.
+    gw.put_event_ok(
+        "shipments",
+        json!({"targets": [{"id": "carrier", "method": "POST", "url": rx.url("/flaky"), "retry": fast_retry(1),
+            "ordering": {"key": "#order#", "on_failure": "block"}}]}),
+    )
+    .await;
+    let held = gw.fire_json("shipments", &json!({"order": "A"})).await;
+    let behind = gw.fire_json("shipments", &json!({"order": "A"})).await;
+    gw.wait_message_status(&held, "failed", DEADLINE).await;
+    assert_eq!(gw.message(&behind).await["status"], "pending", "held back by the failed head");
     let failed = gw.fire_json("orders", &json!({"order": 1})).await;
     let read_failed = gw.fire_json("orders", &json!({"order": 2})).await;
     for id in [&failed, &read_failed] {
@@ -78,7 +89,7 @@ async fn an_operator_finds_retries_toggles_edits_and_uploads_in_the_console() {
     let scenario = dir.path().join("scenario.json");
     let scene = json!({
         "base_url": gw.base_url(), "admin_token": ADMIN_TOKEN, "read_token": READ_TOKEN,
-        "failed_message": failed, "read_failed_message": read_failed,
+        "failed_message": failed, "read_failed_message": read_failed, "held_message": held,
         "toggle_event": "catalog", "edit_event": "orders",
         "upload_name": "uploaded-in-console", "upload_file": component_path("adobe-to-json"),
         "open_breaker": "inventory/warehouse", "closed_breaker": "orders/erp", "node_id": NODE,
@@ -104,6 +115,7 @@ async fn an_operator_finds_retries_toggles_edits_and_uploads_in_the_console() {
     );
 
     gw.wait_message_status(&failed, "delivered", DEADLINE).await;
+    gw.wait_message(&behind, DEADLINE, "an attempt once the head was skipped", |m| !attempts(m, 0).is_empty()).await;
     gw.wait_message_status(&read_failed, "failed", DEADLINE).await;
     assert_eq!(gw.event("catalog").await.json()["enabled"], true, "turned off and on again");
     assert_eq!(gw.event("orders").await.json()["targets"][0]["retry"]["max_attempts"], 1, "the refused edit changed nothing");

@@ -64,6 +64,12 @@ def main():
             assert time.time() < deadline, "the retried message was not shown delivered"
             time.sleep(0.3)
             page.evaluate("route()")
+        # A failed delivery that holds its ordering key: skip it, and the key goes on.
+        page.goto(f"{base}/console#/message/{scenario['held_message']}")
+        expect(page.locator("main")).to_contain_text("holds its ordering key")
+        page.click("button.skip")
+        expect(page.locator("main .reason")).to_contain_text("skipped by an operator")
+        expect(page.locator("button.skip")).to_have_count(0)
         page.goto(f"{base}/console#/messages")
         expect(page.locator("#messages")).to_contain_text(failed)
         shot(page, scenario, "messages")

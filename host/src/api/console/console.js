@@ -194,8 +194,15 @@ async function messagePage(id) {
       await api("POST", `/v1/admin/messages/${encodeURIComponent(id)}/retry`);
       setTimeout(route, 500);
     }), { id: "retry", class: "primary" })) : null,
-    m.deliveries.map((d) => h("section", {},
+    m.deliveries.map((d) => h("section", { "data-target": d.target },
       h("h3", {}, `Target ${d.target}: `, statusCell(d.status)),
+      d.reason ? h("p", { class: "reason" }, d.reason) : null,
+      d.ordering_key != null ? h("p", { class: "muted" }, `Ordering key: ${d.ordering_key}`) : null,
+      d.holds_key ? h("p", {}, "It holds its ordering key: the key's later deliveries wait until it is retried or skipped. ",
+        changeButton("Skip it", () => attempt(async () => {
+          await api("POST", `/v1/admin/messages/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(d.target)}/skip`);
+          route();
+        }), { class: "skip" })) : null,
       d.attempts.length ? d.attempts.map(attemptView) : h("p", { class: "muted" }, "No attempt yet."))));
 }
 

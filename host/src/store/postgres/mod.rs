@@ -19,6 +19,7 @@ mod group;
 mod messages;
 mod queue;
 mod schema;
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -45,7 +46,16 @@ impl From<tokio_postgres::Error> for StoreError {
         // The server's own words when it sent some; "db error" says nothing.
         match e.as_db_error() {
             Some(db) => StoreError::Backend(format!("PostgreSQL: {} ({})", db.message(), db.code().code())),
-            None => StoreError::Backend(format!("PostgreSQL: {e}")),
+            // With its causes: "error performing TLS handshake" alone does not say what failed.
+            None => {
+                let mut message = format!("PostgreSQL: {e}");
+                let mut cause = std::error::Error::source(&e);
+                while let Some(inner) = cause {
+                    message.push_str(&format!(": {inner}"));
+                    cause = inner.source();
+                }
+                StoreError::Backend(message)
+            }
         }
     }
 }
@@ -98,12 +108,12 @@ enum Commit {
 /// Connects a pool; nothing is opened until the first use.
 fn pool(url: &str, commit: Commit) -> Result<Pool> {
     let unusable = |reason: String| StoreError::Open { path: super::secrets::mask_userinfo(url), reason };
-    let mut config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| unusable(e.to_string()))?;
+    let (mut config, tls) = tls::connection(url).map_err(unusable)?;
     if commit == Commit::Lazy {
         let options = config.get_options().map_or(String::new(), |o| format!("{o} "));
         config.options(format!("{options}-c synchronous_commit=off"));
     }
-    let manager = Manager::from_config(config, tokio_postgres::NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let manager = Manager::from_config(config, tls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     Pool::builder(manager).max_size(POOL_SIZE).build().map_err(|e| unusable(e.to_string()))
 }
 
@@ -468,6 +478,33 @@ pub(crate) mod tests {
     }
 
     contract_tests!(fresh);
+
+    /// Whether a connection of a pool made from `url` is encrypted, or why it failed.
+    async fn encrypted(url: &str) -> Result<bool, String> {
+        let client = super::pool(url, super::Commit::Durable).map_err(|e| e.to_string())?.get().await.map_err(|e| format!("{e:?}"))?;
+        let row = client.query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[]).await.map_err(|e| e.to_string())?;
+        Ok(row.get(0))
+    }
+
+    /// `sslmode` as libpq reads it; the test cluster offers TLS with a certificate for
+    /// 127.0.0.1 from its own CA (`HOOKGATE_TEST_POSTGRES_CA`).
+    #[tokio::test]
+    async fn tls_follows_the_urls_sslmode_and_verifies_the_server_when_asked() {
+        let url = fresh_database().await;
+        let ca = std::env::var("HOOKGATE_TEST_POSTGRES_CA").expect("HOOKGATE_TEST_POSTGRES_CA: start the server with tests/postgres.sh");
+        assert_eq!(encrypted(&url).await, Ok(true), "prefer, the default, takes the TLS offered");
+        assert_eq!(encrypted(&format!("{url}?sslmode=disable")).await, Ok(false));
+        assert_eq!(encrypted(&format!("{url}?sslmode=require")).await, Ok(true), "require encrypts without checking");
+        let verified = format!("{url}?sslmode=verify-full&sslrootcert={ca}");
+        assert_eq!(encrypted(&verified).await, Ok(true));
+        let unknown = encrypted(&format!("{url}?sslmode=verify-ca")).await.expect_err("the system roots do not know the test CA");
+        assert!(unknown.contains("UnknownIssuer"), "{unknown}");
+        let other_name = verified.replace("127.0.0.1", "localhost");
+        let wrong = encrypted(&other_name).await.expect_err("the certificate names 127.0.0.1 only");
+        assert!(wrong.contains("NotValidForName"), "{wrong}");
+        let missing = encrypted(&format!("{url}?sslmode=verify-full&sslrootcert=/nonexistent.pem")).await.expect_err("no file");
+        assert!(missing.contains("cannot read sslrootcert /nonexistent.pem"), "{missing}");
+    }
 
     /// Retention prunes once per cluster: a node finds another one pruning and leaves it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
