@@ -198,3 +198,19 @@ async fn an_invalid_file_is_refused_whole_naming_each_part_and_changes_nothing()
     assert!(err.contains("not a hookgate configuration"), "{err}");
     assert_eq!(events(&gw).await, before);
 }
+
+/// An event read back (with its `id`), edited and put back is taken; an `id` that is not
+/// the path's is refused.
+#[tokio::test]
+async fn an_event_read_back_can_be_put_back_as_it_is() {
+    let gw = Gateway::new();
+    let rx = Receiver::start();
+    gw.put_event_ok("orders", json!({"targets": [{"id": "erp", "method": "POST", "url": rx.url("/erp")}]})).await;
+    let mut read = gw.event("orders").await.json();
+    assert_eq!(read["id"], "orders");
+    read["targets"][0]["enabled"] = json!(false);
+    let stored = gw.put_event_ok("orders", read.clone()).await;
+    assert_eq!(stored["targets"][0]["enabled"], false);
+    let message = gw.put_event("billing", read).await.assert_error(400, "invalid_config");
+    assert!(message.contains("is not the event's id `billing`"), "{message}");
+}

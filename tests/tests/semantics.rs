@@ -390,7 +390,6 @@ async fn a_dead_target_is_disabled_after_its_window_and_delivers_again_once_enab
     // Enabled again (the config as read, with `enabled` turned on): the waiting one flows.
     erp.up();
     let mut config = config;
-    config.as_object_mut().map(|c| c.remove("id"));
     config["targets"][0]["enabled"] = json!(true);
     let stored = gw.put_event_ok("orders", config).await;
     assert!(stored["targets"][0].get("disabled").is_none(), "enabling forgets why it was off: {stored}");

@@ -107,7 +107,7 @@ async fn put(
     Api(Json(config)): Api<Json<serde_json::Map<String, Value>>>,
 ) -> Result<(StatusCode, Json<EventView>), ApiError> {
     validate::name("event id", &event_id)?;
-    let mut config = event_config(config)?;
+    let mut config = event_config(&event_id, config)?;
     secrets::fill(&mut config, app.store.event(&event_id).as_deref());
     validate::event_config(&config, &app.components, app.settings.allow_http)?;
     let created = app.store.put_event(&event_id, &config).await?;
@@ -142,7 +142,7 @@ async fn validate(
     Api(Json(config)): Api<Json<serde_json::Map<String, Value>>>,
 ) -> Result<Json<Validated>, ApiError> {
     validate::name("event id", &event_id)?;
-    let mut config = event_config(config)?;
+    let mut config = event_config(&event_id, config)?;
     let stored = app.store.event(&event_id);
     secrets::fill(&mut config, stored.as_deref());
     if let Some(field) = secrets::still_masked(&config) {
@@ -227,7 +227,17 @@ async fn remove(State(app): State<Arc<App>>, Api(Path(event_id)): Api<Path<Strin
 
 /// An event config from a JSON object (serde alone would also take an array, field by
 /// field), with the path of a field that does not fit.
-fn event_config(object: serde_json::Map<String, Value>) -> Result<EventConfig, ApiError> {
+/// The configuration in a request's body. The `id` an event is read back with may come
+/// along (a config read, edited and put back), as long as it is the path's.
+fn event_config(event_id: &str, mut object: serde_json::Map<String, Value>) -> Result<EventConfig, ApiError> {
+    match object.remove("id") {
+        Some(Value::String(id)) if id == event_id => {}
+        None => {}
+        Some(other) => {
+            let message = format!("id: {other} is not the event's id `{event_id}`, which the path names");
+            return Err(ApiError::bad_request("invalid_config", message));
+        }
+    }
     let mut config: EventConfig = serde_path_to_error::deserialize(Value::Object(object)).map_err(|e| {
         let field = e.path().to_string();
         let at = if field == "." { String::new() } else { format!("{field}: ") };
