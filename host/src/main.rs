@@ -87,6 +87,24 @@ struct GatewayArgs {
 
 #[derive(Subcommand)]
 enum StoreCommand {
+    /// Back up an embedded store as it is at one moment, even while its gateway runs (the
+    /// gateway then writes the backup, its writes waiting meanwhile). `serve --restore FILE`
+    /// starts from it. The compiled components are left out (a node compiles them again).
+    Backup {
+        /// The gateway's data directory (`serve --data-dir`).
+        #[arg(long, value_name = "DIR", default_value = "./hookgate-data")]
+        data_dir: PathBuf,
+        /// The backup file to write (it holds the configuration's secrets: keep it safe).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The running gateway, when it holds the store [default: the address it wrote
+        /// into DIR/gateway.url].
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// Its admin token [default: DIR/admin-token].
+        #[arg(long, env = "HOOKGATE_ADMIN_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+    },
     /// Copy everything of an embedded store (stop its gateway first) into an empty
     /// PostgreSQL database: events, components, and every message with its deliveries,
     /// attempts, pending schedule and idempotency key.
@@ -249,6 +267,10 @@ struct ServeArgs {
     /// postgres://USER:PASS@HOST:PORT/DB.
     #[arg(long, env = "HOOKGATE_STORE", hide_env_values = true, value_name = "URL")]
     store: Option<String>,
+    /// Start from a backup that `hookgate store backup` wrote: it becomes the embedded store
+    /// of --data-dir, which must not hold one yet.
+    #[arg(long, value_name = "FILE", conflicts_with = "store")]
+    restore: Option<PathBuf>,
     /// This node's name, in each attempt it makes and in /v1/admin/cluster
     /// [default: host name and process id].
     #[arg(long, env = "HOOKGATE_NODE_ID", value_name = "NAME")]
@@ -405,6 +427,7 @@ fn command(command: Command) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Store(StoreCommand::Backup { data_dir, out, url, token }) => backup(&data_dir, &out, url, token),
         Command::Config { gateway, command } => config(gateway, command),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "hookgate", &mut std::io::stdout());
@@ -526,6 +549,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         tokens.extend(extra);
     }
+    if let Some(backup) = &args.restore {
+        let entries = hookgate::store::restore(backup, &Settings::sled_dir(&args.data_dir))
+            .with_context(|| format!("cannot restore {}", backup.display()))?;
+        println!("restored {entries} entries from {} into {}", backup.display(), args.data_dir.display());
+    }
     let (store, node) = (settings.store.describe(), settings.node_id.clone());
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
@@ -535,12 +563,88 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let local = listener.local_addr()?;
         println!("hookgate listening on http://{local}");
+        // Where `store backup` finds this gateway; gone after a clean stop.
+        let address_file = args.data_dir.join(ADDRESS_FILE);
+        let reachable = match local.ip() {
+            ip if ip.is_unspecified() && local.is_ipv4() => SocketAddr::from(([127, 0, 0, 1], local.port())),
+            ip if ip.is_unspecified() => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, local.port())),
+            _ => local,
+        };
+        if let Err(e) = std::fs::write(&address_file, format!("http://{reachable}\n")) {
+            tracing::warn!("cannot write {}: {e}", address_file.display());
+        }
         tracing::info!(store = %store, node = %node, data_dir = %args.data_dir.display(), allow_http = args.allow_http,
             address = %local, traces = args.otlp_endpoint.as_deref().unwrap_or("off"), "gateway started");
         hookgate::serve(app, listener, shutdown_signal()).await?;
+        let _ = std::fs::remove_file(&address_file);
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// The file in the data directory that holds a running gateway's URL.
+const ADDRESS_FILE: &str = "gateway.url";
+
+/// `store backup`: from the store itself when no gateway holds it, else from the gateway
+/// that does. Written aside and renamed, so `out` is never half a backup.
+fn backup(data_dir: &Path, out: &Path, url: Option<String>, token: Option<String>) -> anyhow::Result<()> {
+    let db = Settings::sled_dir(data_dir);
+    anyhow::ensure!(db.exists(), "{} holds no embedded store (no {})", data_dir.display(), db.display());
+    let partial = out.with_extension("partial");
+    let mut file = std::fs::File::create(&partial).with_context(|| format!("cannot write {}", partial.display()))?;
+    let runtime = runtime()?;
+    let taken = runtime.block_on(async {
+        match hookgate::store::open(&StoreLocation::Sled(db.clone()), &hookgate::store::StoreOptions::default()).await {
+            Ok(store) => {
+                let entries = store.backup(&mut file)?;
+                store.close().await?;
+                Ok((entries, "the store"))
+            }
+            Err(offline) => {
+                // Most likely a gateway holds the store: ask it.
+                let url = match url {
+                    Some(url) => url,
+                    None => std::fs::read_to_string(data_dir.join(ADDRESS_FILE))
+                        .map(|url| url.trim().to_string())
+                        .map_err(|_| anyhow::anyhow!("{offline}; and no gateway's address in {}", data_dir.display()))?,
+                };
+                let token = match token {
+                    Some(token) => token,
+                    None => std::fs::read_to_string(data_dir.join("admin-token"))
+                        .map(|t| t.trim().to_string())
+                        .with_context(|| format!("the store is in use; give the gateway's admin token (--token), none in {}", data_dir.display()))?,
+                };
+                let mut response = reqwest::Client::new()
+                    .post(format!("{}/v1/admin/backup", url.trim_end_matches('/')))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .with_context(|| format!("the store is in use and the gateway at {url} does not answer"))?;
+                if !response.status().is_success() {
+                    anyhow::bail!("the gateway at {url} answered {}: {}", response.status(), response.text().await.unwrap_or_default());
+                }
+                use std::io::Write;
+                while let Some(chunk) = response.chunk().await? {
+                    file.write_all(&chunk)?;
+                }
+                Ok((0, "the gateway"))
+            }
+        }
+    });
+    let (entries, from) = match taken {
+        Ok(taken) => taken,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    file.sync_all()?;
+    std::fs::rename(&partial, out).with_context(|| format!("cannot write {}", out.display()))?;
+    match entries {
+        0 => println!("backed up {} (from {from}) into {}", data_dir.display(), out.display()),
+        n => println!("backed up {} ({n} entries, from {from}) into {}", data_dir.display(), out.display()),
+    }
+    Ok(())
 }
 
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {

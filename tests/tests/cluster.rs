@@ -329,4 +329,7 @@ async fn a_node_talks_to_its_database_over_verified_tls() {
         .expect("psql");
     let encrypted: u32 = String::from_utf8_lossy(&psql.stdout).trim().parse().unwrap_or(0);
     assert!(encrypted > 0, "the node's connections are encrypted: {}", String::from_utf8_lossy(&psql.stdout));
+    // Backups of a shared database are PostgreSQL's own business.
+    let message = gw.admin_post("/v1/admin/backup").await.assert_error(409, "unsupported_by_store");
+    assert!(message.contains("pg_dump"), "{message}");
 }

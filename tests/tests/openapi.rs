@@ -29,7 +29,7 @@ const EXCLUDED_CHECKS: [(&str, &str); 1] = [(
     "schema-valid input may still break a rule the schema cannot express (a 4xx with a code, by design)",
 )];
 
-const PATHS: [&str; 25] = [
+const PATHS: [&str; 26] = [
     "/healthz",
     "/metrics",
     "/v1/openapi.json",
@@ -53,6 +53,7 @@ const PATHS: [&str; 25] = [
     "/v1/admin/whoami",
     "/v1/admin/stats",
     "/v1/admin/cluster",
+    "/v1/admin/backup",
     "/v1/admin/targets",
     "/v1/admin/events/{event_id}/targets/{target_id}/recover",
 ];

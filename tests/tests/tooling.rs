@@ -546,3 +546,58 @@ fn the_log_has_no_colour_codes_in_a_pipe() {
     let log = start_output(&gw);
     assert!(!log.contains("\x1b["), "{log}");
 }
+
+/// `store backup` of a store its gateway is using (through the gateway) and of one no
+/// gateway holds (directly); `serve --restore` starts from either with the configuration,
+/// components, messages, pending deliveries and idempotency keys of that moment.
+#[tokio::test]
+async fn a_running_store_is_backed_up_and_a_new_gateway_starts_from_the_backup() {
+    let mut rx = Receiver::down_reserved();
+    let mut gw = Gateway::new();
+    gw.install("hmac-auth").await;
+    let retry = json!({"max_attempts": 50, "initial_delay_ms": 200, "max_delay_ms": 500});
+    gw.put_event_ok("orders", json!({"targets": [{"id": "erp", "method": "POST", "url": rx.url("/erp"), "retry": retry}]})).await;
+    let keyed = [("content-type", "application/json"), ("idempotency-key", "kept-key")];
+    let mut ids = vec![accepted_message_id(&gw.fire_with("orders", r#"{"n":0}"#, &keyed).await)];
+    for n in 1..5 {
+        ids.push(gw.fire_json("orders", &json!({"n": n})).await);
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let backup = dir.path().join("running.backup");
+    let data_dir = gw.data_dir().display().to_string();
+    let out = hookgate_env(&["store", "backup", "--data-dir", &data_dir, "--out", &backup.display().to_string()], &[("HOOKGATE_ADMIN_TOKEN", ADMIN_TOKEN)]);
+    assert_ok(&out);
+    assert!(stdout(&out).contains("from the gateway"), "{}", stdout(&out));
+    let later = gw.fire_json("orders", &json!({"n": "after the backup"})).await;
+    gw.kill();
+
+    // A damaged backup is refused whole; so is a data directory that holds a store.
+    let bytes = std::fs::read(&backup).expect("the backup");
+    let cut = dir.path().join("cut.backup");
+    std::fs::write(&cut, &bytes[..bytes.len() - 10]).expect("write");
+    let refused = hookgate(&["serve", "--data-dir", &dir.path().join("cut").display().to_string(), "--restore", &cut.display().to_string()]);
+    assert!(!refused.status.success() && stderr(&refused).contains("cut short or damaged"), "{}", stderr(&refused));
+    let refused = hookgate(&["serve", "--data-dir", &data_dir, "--restore", &backup.display().to_string()]);
+    assert!(!refused.status.success() && stderr(&refused).contains("already holds a store"), "{}", stderr(&refused));
+
+    let restored_dir = dir.path().join("restored");
+    let restored = Gateway::start(GatewayOpts::default().data_dir(&restored_dir).args(["--restore", &backup.display().to_string()]));
+    assert_eq!(restored.component("hmac-auth").await.status, 200, "components came along");
+    assert_eq!(restored.admin_get(&format!("/v1/admin/messages/{later}")).await.status, 404, "fired after the backup");
+    let repeat = restored.fire_with("orders", r#"{"n":0}"#, &keyed).await;
+    assert_eq!(accepted_message_id(&repeat), ids[0], "idempotency keys came along");
+    rx.up();
+    for id in &ids {
+        restored.wait_message_status(id, "delivered", DEADLINE).await;
+    }
+
+    // With no gateway on it, the store is backed up directly (the killed one left its
+    // address behind: it is not asked).
+    let offline = dir.path().join("offline.backup");
+    let out = hookgate(&["store", "backup", "--data-dir", &data_dir, "--out", &offline.display().to_string()]);
+    assert_ok(&out);
+    assert!(stdout(&out).contains("from the store"), "{}", stdout(&out));
+    let again = Gateway::start(GatewayOpts::default().data_dir(dir.path().join("again")).args(["--restore", &offline.display().to_string()]));
+    again.message(&later).await;
+    assert_eq!(again.event("orders").await.status, 200);
+}

@@ -60,6 +60,9 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if let StoreError::Unsupported(what) = e {
+            return ApiError::new(StatusCode::CONFLICT, "unsupported_by_store", what);
+        }
         // The database's own words stay in the log: they are not the client's business.
         tracing::error!("storage error: {e}");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "storage_error", "the gateway's store failed; its log says why")

@@ -59,9 +59,12 @@ pub enum StoreError {
     /// The database's schema was migrated by a later hookgate than this one.
     #[error("the database's schema is version {found}, newer than this hookgate knows ({known}): run a hookgate of that version or later")]
     SchemaTooNew { found: i32, known: i32 },
-    /// `store copy` only fills an empty store.
-    #[error("the target store is not empty ({0}); copy into a new, empty database")]
+    /// `store copy` and a restore only fill an empty store.
+    #[error("the target store is not empty ({0}); use a new, empty one")]
     NotEmpty(String),
+    /// What this backend leaves to the database's own tools.
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -81,6 +84,14 @@ impl StoreLocation {
     /// is refused, so that a typo never silently starts an empty embedded store.
     pub fn parse(store: &str, local_dir: PathBuf) -> Result<StoreLocation, String> {
         postgres_url(store).map(|url| StoreLocation::Postgres { url: url.to_string(), local_dir })
+    }
+
+    /// The directory of this node's own files (the data directory).
+    pub fn local_dir(&self) -> &Path {
+        match self {
+            StoreLocation::Sled(dir) => dir.parent().unwrap_or(dir),
+            StoreLocation::Postgres { local_dir, .. } => local_dir,
+        }
     }
 
     /// Where the store is, for the log: a database URL without its password.
@@ -203,6 +214,16 @@ pub trait Store: ConfigStore + MessageLog + DeliveryQueue + Cluster {
     /// Whether other gateways may share this store: they then find each other's work
     /// only by looking, so the dispatcher looks more often.
     fn shared(&self) -> bool;
+
+    /// Writes a backup of the store as it is at one moment (its writes wait meanwhile) to
+    /// `out`, for [`restore`]; returns its number of entries. Blocking.
+    fn backup(&self, out: &mut dyn std::io::Write) -> Result<u64>;
+}
+
+/// Makes a new embedded store in `sled_dir` (which must not hold one) from a backup that
+/// [`Store::backup`] wrote; returns its number of entries.
+pub fn restore(backup: &Path, sled_dir: &Path) -> Result<u64> {
+    self::sled::restore(backup, sled_dir)
 }
 
 /// The gateways that use the store.

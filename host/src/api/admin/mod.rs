@@ -1,5 +1,6 @@
 //! `/v1/admin/...`: components, events and the delivery log, behind a bearer token.
 
+mod backup;
 mod cluster;
 mod components;
 mod events;
@@ -27,6 +28,7 @@ use crate::{AdminScope, AdminToken, App};
 
 pub fn routes(app: Arc<App>) -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::new()
+        .merge(backup::routes())
         .merge(cluster::routes())
         .merge(components::routes())
         .merge(events::routes())

@@ -249,6 +249,12 @@ impl Store for PgStore {
     fn shared(&self) -> bool {
         true
     }
+
+    fn backup(&self, _out: &mut dyn std::io::Write) -> Result<u64> {
+        Err(StoreError::Unsupported(
+            "a PostgreSQL store is backed up with PostgreSQL's own tools (pg_dump, or base backups with WAL archiving)",
+        ))
+    }
 }
 
 #[async_trait]

@@ -104,6 +104,7 @@ impl Database {
     ///   most an extra entry whose due time is not the delivery's next attempt, which the
     ///   dispatcher drops as stale, or an index entry the listing filters out.
     pub(super) fn apply(&self, batch: Vec<Write>) -> Result<Vec<Option<Inserted>>> {
+        let _writing = self.writing();
         let mut outcomes = Vec::with_capacity(batch.len());
         let (mut new, mut attempts) = (Vec::new(), Vec::new());
         let mut keys_in_batch = HashMap::new();

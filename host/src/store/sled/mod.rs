@@ -14,9 +14,9 @@
 //!   index of the delivery log's `status=failed` (a superset: a manual retry may have
 //!   delivered it since)
 //! - `idempotency`: idempotency key -> the message id it created
-//! - `queue`: due time (u64 big-endian ms) ++ delivery key -> event id, the pending
-//!   deliveries after their first attempt, in the order they are due; mirrored in memory by
-//!   lane (`queue.rs`)
+//! - `queue`: due time (u64 big-endian ms) ++ delivery key -> event id (then NUL and the
+//!   ordering key, if any), the pending deliveries after their first attempt and the failed
+//!   ones that hold their ordering key; mirrored in memory by lane (`queue.rs`)
 //! - `arrivals`: group number (u64 big-endian) -> ids of new messages whose first attempts
 //!   are not all recorded (`arrivals.rs`)
 //!
@@ -32,6 +32,7 @@
 //! of the trees unclaimed, which is how the claims of a crashed process are recovered.
 
 mod arrivals;
+mod backup;
 mod committer;
 mod components;
 mod events;
@@ -85,7 +86,10 @@ impl SledStore {
 
     /// Runs `write`, then makes it durable.
     async fn durably<T>(&self, write: impl FnOnce(&Database) -> Result<T>) -> Result<T> {
-        let written = write(&self.db)?;
+        let written = {
+            let _writing = self.db.writing();
+            write(&self.db)?
+        };
         self.db.clone().flush().await?;
         Ok(written)
     }
@@ -104,6 +108,15 @@ impl Store for SledStore {
     fn shared(&self) -> bool {
         false
     }
+
+    fn backup(&self, out: &mut dyn std::io::Write) -> Result<u64> {
+        self.db.backup(out)
+    }
+}
+
+/// Makes a new embedded store in `dir` from a backup file; returns its number of entries.
+pub fn restore(file: &Path, dir: &Path) -> Result<u64> {
+    backup::restore(file, dir)
 }
 
 /// One process owns the database, so the cluster is that process, known from memory.
@@ -147,7 +160,10 @@ impl ConfigStore for SledStore {
     }
 
     fn add_component_version(&self, upload: &ComponentUpload<'_>) -> Result<ComponentVersion> {
-        let version = self.db.add_component_version(upload)?;
+        let version = {
+            let _writing = self.db.writing();
+            self.db.add_component_version(upload)?
+        };
         self.db.sync()?;
         Ok(version)
     }
@@ -198,7 +214,10 @@ impl MessageLog for SledStore {
     /// On the blocking pool: a batch deletes thousands of keys.
     async fn prune_settled_before(&self, cutoff_id: &str, limit: usize) -> Result<usize> {
         let (db, cutoff_id) = (self.db.clone(), cutoff_id.to_string());
-        tokio::task::spawn_blocking(move || db.prune_settled_before(&cutoff_id, limit))
+        tokio::task::spawn_blocking(move || {
+            let _writing = db.writing();
+            db.prune_settled_before(&cutoff_id, limit)
+        })
             .await
             .map_err(|e| StoreError::Backend(format!("the prune did not run: {e}")))?
     }
@@ -230,6 +249,7 @@ impl DeliveryQueue for SledStore {
     }
 
     async fn discard(&self, claim: Claimed) -> Result<()> {
+        let _writing = self.db.writing();
         self.db.drop_queue_entry(claim)
     }
 
@@ -272,6 +292,11 @@ struct Database {
     /// ends with an `fdatasync` of the log (through this handle: it syncs the file, whoever
     /// wrote it).
     log_file: std::fs::File,
+    /// Taken to share by every write of the trees, and whole by a backup, which so sees the
+    /// store at one moment. The writes are already one at a time (one writer thread) or
+    /// rare (the admin API's): sharing a lock that is almost never taken whole costs them
+    /// next to nothing.
+    writes: std::sync::RwLock<()>,
 }
 
 impl Database {
@@ -305,6 +330,7 @@ impl Database {
             queue_index: queue::QueueIndex::default(),
             arrivals: arrivals::Arrivals::default(),
             log_file: Self::open_log(dir)?,
+            writes: std::sync::RwLock::default(),
             db,
         };
         store.load_queue_index()?;
@@ -329,10 +355,22 @@ impl Database {
         if !born {
             db.insert(BIRTH_KEY, crate::model::rfc3339_now().as_bytes())?;
             db.flush()?;
-            std::fs::write(&marker, b"the sled store beside this file was created by hookgate\n")
-                .map_err(|source| StoreError::File { path: marker.display().to_string(), source })?;
+            Self::mark_created(dir)?;
         }
         Ok(())
+    }
+
+    /// Leaves the mark beside a store that says it was created: from then on, a store that
+    /// lost its birth key is refused.
+    fn mark_created(dir: &Path) -> Result<()> {
+        let marker = dir.with_extension("created");
+        std::fs::write(&marker, b"the sled store beside this file was created by hookgate\n")
+            .map_err(|source| StoreError::File { path: marker.display().to_string(), source })
+    }
+
+    /// Holds off a backup while a write is made.
+    fn writing(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.writes.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Makes every write so far durable on disk, on the blocking pool.
