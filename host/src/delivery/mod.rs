@@ -12,6 +12,7 @@ pub mod gate;
 pub mod request;
 pub mod signing;
 pub mod retry;
+mod settle;
 pub mod success;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -311,37 +312,9 @@ impl Worker {
         let mut attempt = tried.attempt;
         attempt.node = Some(self.app.settings.node_id.clone());
         delivery.attempts.push(attempt);
-        delivery.reason = None;
         let attempts = delivery.attempts.len() as u32;
-        delivery.next_attempt_at_ms = None;
-        match tried.outcome {
-            attempt::Outcome::Delivered => delivery.status = DeliveryStatus::Delivered,
-            attempt::Outcome::Skipped(reason) => {
-                delivery.status = DeliveryStatus::Skipped;
-                delivery.reason = Some(reason);
-            }
-            attempt::Outcome::Failed(error) => {
-                delivery.status = DeliveryStatus::Failed;
-                delivery.reason = Some(format!("{}: {}", error.code, error.message));
-            }
-            attempt::Outcome::Retry { error, .. } if attempts >= tried.policy.max_attempts => {
-                delivery.status = DeliveryStatus::Failed;
-                delivery.reason = Some(format!("gave up after {attempts} attempts; last: {}: {}", error.code, error.message));
-            }
-            attempt::Outcome::Retry { error, after } => {
-                let delay = retry::delay(&tried.policy, attempts, after, &mut rand::rng());
-                let next = now_ms() + delay.as_millis() as u64;
-                if tried.deadline_at_ms.is_some_and(|deadline| next > deadline) {
-                    delivery.status = DeliveryStatus::Failed;
-                    delivery.reason = Some(format!(
-                        "deadline_exceeded: the next attempt would start after the delivery deadline; last: {}: {}",
-                        error.code, error.message
-                    ));
-                } else {
-                    delivery.next_attempt_at_ms = Some(next);
-                }
-            }
-        }
+        let delay = |attempts, after| retry::delay(&tried.policy, attempts, after, &mut rand::rng());
+        settle::settle(&mut delivery, tried.outcome, &tried.policy, tried.deadline_at_ms, now_ms(), delay);
         // Every attempt is in the delivery log; the process log names only those that did
         // not deliver (at 10,000 deliveries a second, a line each costs a tenth of the CPU).
         match delivery.status {
