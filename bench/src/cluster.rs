@@ -22,16 +22,18 @@ pub async fn new_database(server: &str, tag: &str) -> Result<String> {
     tokio::spawn(connection);
     let name = format!("hookgate_bench_{}_{tag}", std::process::id());
     client.batch_execute(&format!("CREATE DATABASE {name}")).await.context("cannot create a bench database")?;
-    // The URL up to the host and port, with the new database's name.
+    // The URL up to the host and port, with the new database's name and the server's
+    // options (`?sslmode=...`).
     let after_scheme = server.find("://").map_or(0, |i| i + 3);
     let base = server[after_scheme..].find(['/', '?']).map_or(server, |i| &server[..after_scheme + i]);
-    Ok(format!("{base}/{name}"))
+    let options = server.find('?').map_or("", |i| &server[i..]);
+    Ok(format!("{base}/{name}{options}"))
 }
 
 async fn drop_database(server: &str, store: &str) -> Result<()> {
     let (client, connection) = tokio_postgres::connect(server, tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
-    let name = store.rsplit('/').next().unwrap_or_default();
+    let name = store.rsplit('/').next().unwrap_or_default().split('?').next().unwrap_or_default();
     client.batch_execute(&format!("DROP DATABASE {name}")).await.context("cannot drop a bench database")?;
     Ok(())
 }
