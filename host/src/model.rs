@@ -86,6 +86,10 @@ fn default_tolerance_seconds() -> u64 {
 }
 
 impl EventConfig {
+    pub fn target(&self, id: &str) -> Option<&TargetConfig> {
+        self.targets.iter().find(|t| t.id == id)
+    }
+
     /// Whether a fire (for `subshop`, when the caller names one) is accepted.
     pub fn enabled_for(&self, subshop: Option<&str>) -> bool {
         self.enabled && subshop.and_then(|s| self.subshops.get(s)).copied().unwrap_or(true)

@@ -31,7 +31,7 @@ pub fn fill(config: &mut EventConfig, stored: Option<&EventConfig>) {
         _ => {}
     }
     for target in &mut config.targets {
-        let kept: Option<&TargetConfig> = stored.and_then(|s| s.targets.iter().find(|t| t.id == target.id));
+        let kept: Option<&TargetConfig> = stored.and_then(|s| s.target(&target.id));
         if let Some(url) = kept.and_then(|k| unmask_userinfo(&target.url, &k.url)) {
             target.url = url;
         }

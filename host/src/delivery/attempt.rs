@@ -128,7 +128,7 @@ pub async fn load(app: &App, delivery: &DeliveryRecord) -> Result<Context, Error
     let target = app
         .store
         .event(&message.event_id)
-        .and_then(|event| event.targets.iter().find(|t| t.id == delivery.target).cloned())
+        .and_then(|event| event.target(&delivery.target).cloned())
         .ok_or_else(|| {
             ErrorInfo::new(
                 "target_removed",

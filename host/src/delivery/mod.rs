@@ -147,7 +147,7 @@ impl Worker {
             return Ok(Step::NoSlot);
         }
         let event = self.app.store.event(&lane.event_id);
-        let target = event.as_ref().and_then(|e| e.targets.iter().find(|t| t.id == lane.target_id));
+        let target = event.as_ref().and_then(|e| e.target(&lane.target_id));
         if target.is_some_and(|t| !t.enabled) {
             // A disabled target's deliveries wait, untouched, until it is enabled again.
             self.gates.forget_failing(&lane.target());
@@ -266,7 +266,7 @@ impl Worker {
             return;
         }
         let event = self.app.store.event(&claim.entry.event_id);
-        let target = event.as_ref().and_then(|e| e.targets.iter().find(|t| t.id == delivery.target));
+        let target = event.as_ref().and_then(|e| e.target(&delivery.target));
         if target.and_then(|t| t.ordering.as_ref()).is_some_and(|o| o.on_failure == OnFailure::Block) {
             delivery.holds_key = true;
             if let Some(reason) = &mut delivery.reason {

@@ -121,7 +121,7 @@ async fn view(app: &App, message: &MessageRecord) -> Result<MessageView, ApiErro
     if let Some(event) = app.store.event(&message.event_id) {
         let now = now_ms();
         for delivery in deliveries.iter_mut().filter(|d| d.reason.is_none()) {
-            if let Some(target) = event.targets.iter().find(|t| t.id == delivery.target) {
+            if let Some(target) = event.target(&delivery.target) {
                 delivery.reason = waiting_reason(delivery, target, now);
             }
         }

@@ -339,12 +339,13 @@ impl Database {
         let Some(message) = self.message(message_id)? else { return Ok(0) };
         let failed = self.deliveries_of(message_id)?.into_iter();
         let failed = failed.filter(|d| d.status == DeliveryStatus::Failed && target.is_none_or(|t| t == d.target));
-        let changes = failed.map(|mut d| {
+        let changes = failed.map(|before| {
+            let mut d = before.clone();
             d.status = DeliveryStatus::Pending;
             d.reason = None;
             d.holds_key = false;
             d.next_attempt_at_ms = Some(now_ms);
-            d
+            (before, d)
         });
         self.requeue(&message.event_id, changes.collect())
     }
@@ -353,33 +354,26 @@ impl Database {
     /// failed, with `note` in its reason, and the key's next delivery goes.
     pub(super) fn skip_held(&self, message_id: &str, target: &str, note: &str) -> Result<bool> {
         let Some(message) = self.message(message_id)? else { return Ok(false) };
-        let Some(mut held) = self.delivery(&delivery_key(message_id, target))?.filter(|d| d.holds_key) else {
+        let Some(held) = self.delivery(&delivery_key(message_id, target))?.filter(|d| d.holds_key) else {
             return Ok(false);
         };
-        held.let_key_go(note);
-        self.requeue(&message.event_id, vec![held]).map(|_| true)
+        let mut skipped = held.clone();
+        skipped.let_key_go(note);
+        self.requeue(&message.event_id, vec![(held, skipped)]).map(|_| true)
     }
 
-    /// Writes changed deliveries of one message, moving their queue entries: a held one's
-    /// entry goes, a pending one's comes. In one transaction, as an operator's call is
-    /// answered once it is durable and the dispatcher may claim the new entries at once.
-    fn requeue(&self, event_id: &str, changed: Vec<DeliveryRecord>) -> Result<usize> {
+    /// Writes changed deliveries of one message, each given as (before, after), moving their
+    /// queue entries: a held one's entry goes, a pending one's comes. In one transaction, as
+    /// an operator's call is answered once it is durable and the dispatcher may claim the new
+    /// entries at once.
+    fn requeue(&self, event_id: &str, changes: Vec<(DeliveryRecord, DeliveryRecord)>) -> Result<usize> {
         use sled::Transactional;
-        let mut removed = Vec::new();
-        for d in &changed {
-            let key = delivery_key(&d.message_id, &d.target);
-            if let Some(before) = self.delivery(&key)?.filter(|before| before.holds_key) {
-                removed.push(Queued::stored(QueueEntry::of(&before, event_id)));
-            }
-        }
-        let added: Vec<Queued> = changed
-            .iter()
-            .filter(|d| queue_due(d).is_some())
-            .map(|d| Queued::stored(QueueEntry::of(d, event_id)))
-            .collect();
+        let queued = |d: &DeliveryRecord| queue_due(d).is_some().then(|| Queued::stored(QueueEntry::of(d, event_id)));
+        let removed: Vec<Queued> = changes.iter().filter_map(|(before, _)| queued(before)).collect();
+        let added: Vec<Queued> = changes.iter().filter_map(|(_, after)| queued(after)).collect();
         (&self.deliveries, &self.queue)
             .transaction(|(deliveries, queue)| {
-                for d in &changed {
+                for (_, d) in &changes {
                     deliveries.insert(delivery_key(&d.message_id, &d.target).as_str(), encode(d))?;
                 }
                 for queued in &removed {
@@ -392,7 +386,7 @@ impl Database {
             })
             .map_err(StoreError::from)?;
         self.queue_index.committed(&removed, added);
-        Ok(changed.len())
+        Ok(changes.len())
     }
 
     /// Deletes up to `limit` messages that arrived before `cutoff_id` and whose deliveries
