@@ -56,7 +56,7 @@ fuzz_target!(|body: &[u8]| {
         let request = match draft(target, &message, DATA, DEFAULT_MAX_REQUEST_BYTES) {
             Ok(request) => request,
             // A template may repeat a value until the request passes the cap: refused, bounded.
-            Err(e) if e.code == "request_too_large" => continue,
+            Err(e) if e.code == hookgate::model::FailureCode::RequestTooLarge => continue,
             Err(e) => panic!("{} does not draft: {e:?}", target.id),
         };
         if target.body.is_some() && !target.method().data_in_query() {

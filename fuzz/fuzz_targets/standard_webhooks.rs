@@ -10,7 +10,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use arbitrary::Arbitrary;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use hookgate::delivery::signing::sign;
+use hookgate::signing::sign;
 use hookgate::ingest::auth::check;
 use hookgate::ingest::FireRequest;
 use hookgate::model::IngestAuth;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tracing::Instrument;
 
-use crate::model::Binding;
+use crate::model::{Binding, FailureCode};
 use crate::runtime::{GuestCall, Prepared};
 use crate::App;
 
@@ -16,7 +16,7 @@ use crate::App;
 /// is in [`GuestCall::result`]).
 #[derive(Debug)]
 pub struct CallFailed {
-    pub code: &'static str,
+    pub code: FailureCode,
     pub message: String,
 }
 
@@ -40,13 +40,13 @@ impl App {
                 let prepared = app
                     .components
                     .load(&binding.component)
-                    .map_err(|e| CallFailed { code: "component_unavailable", message: e.to_string() })?;
+                    .map_err(|e| CallFailed { code: FailureCode::ComponentUnavailable, message: e.to_string() })?;
                 let done = call(&app, &prepared, binding.config);
                 app.metrics.guest_call(&binding.component, role, done.outcome(), done.duration);
                 Ok(done)
             })
             .await
-            .map_err(|e| CallFailed { code: "guest_trap", message: format!("the guest call panicked in the host: {e}") })?
+            .map_err(|e| CallFailed { code: FailureCode::GuestTrap, message: format!("the guest call panicked in the host: {e}") })?
         }
         .instrument(span)
         .await

@@ -555,13 +555,75 @@ impl DeliveryRecord {
 /// A stable, machine-readable error with a human explanation.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, ToSchema)]
 pub struct ErrorInfo {
-    pub code: String,
+    pub code: FailureCode,
     pub message: String,
 }
 
 impl ErrorInfo {
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
-        ErrorInfo { code: code.to_string(), message: message.into() }
+    pub fn new(code: FailureCode, message: impl Into<String>) -> Self {
+        ErrorInfo { code, message: message.into() }
+    }
+}
+
+/// Why an attempt or a guest call did not succeed. Stored in the delivery log and used as
+/// the `outcome` label of the metrics, so a name, once shipped, stays.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, strum::IntoStaticStr, strum::EnumIter,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum FailureCode {
+    // The target's answer and the network on the way to it.
+    HttpStatus,
+    Timeout,
+    ConnectError,
+    TlsError,
+    NetworkError,
+    // The gateway's rules refused to send.
+    ForbiddenTarget,
+    InsecureUrl,
+    InvalidUrl,
+    InvalidRequest,
+    InvalidTemplate,
+    ForbiddenHeader,
+    RequestTooLarge,
+    InvalidClientCertificate,
+    // The event's components.
+    TransformError,
+    ConditionRetry,
+    ConditionFailed,
+    ComponentUnavailable,
+    GuestTrap,
+    GuestTimeout,
+    GuestMemoryLimit,
+    GuestOutputTooLarge,
+    GuestInstantiate,
+    // The gateway itself, or what it stored.
+    MessageMissing,
+    TargetRemoved,
+    StorageError,
+    InternalError,
+}
+
+impl FailureCode {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// The sending rules refused the request: trying again changes nothing.
+    pub fn is_refusal(self) -> bool {
+        matches!(self, FailureCode::ForbiddenTarget | FailureCode::InsecureUrl | FailureCode::InvalidUrl)
+    }
+
+    /// No answer came from the target.
+    pub fn is_unreachable(self) -> bool {
+        matches!(self, FailureCode::ConnectError | FailureCode::Timeout | FailureCode::NetworkError | FailureCode::TlsError)
+    }
+}
+
+impl std::fmt::Display for FailureCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -688,5 +750,19 @@ mod tests {
         assert!(message_id_time_ms(&id).is_some_and(|t| t >= before && t <= now_ms()), "{id}");
         assert!(message_id_floor(before) <= id, "{id}");
         assert!(id < message_id_floor(now_ms() + 1), "{id}");
+    }
+
+    /// The stored name (serde) and the metrics' label (strum) are one name: records written
+    /// by one and read by the other must agree, and a stored name never changes.
+    #[test]
+    fn failure_codes_have_one_name_stored_and_shown() {
+        use strum::IntoEnumIterator;
+        for code in FailureCode::iter() {
+            let stored = serde_json::to_value(code).unwrap();
+            assert_eq!(stored, serde_json::json!(code.as_str()));
+            assert_eq!(serde_json::from_value::<FailureCode>(stored).unwrap(), code);
+        }
+        assert_eq!(FailureCode::HttpStatus.as_str(), "http_status");
+        assert_eq!(FailureCode::GuestOutputTooLarge.as_str(), "guest_output_too_large");
     }
 }

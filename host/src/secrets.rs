@@ -5,7 +5,7 @@
 
 use std::ops::Range;
 
-use crate::delivery::signing::generate_secret;
+use crate::signing::generate_secret;
 use crate::model::{EventConfig, IngestAuth, TargetConfig};
 
 const MASKED_SIGNING_SECRET: &str = "whsec_***";

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::delivery::egress::EgressPolicy;
+use crate::egress::EgressPolicy;
 use crate::runtime::GuestLimits;
 use crate::store::{StoreLocation, StoreOptions};
 

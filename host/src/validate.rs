@@ -16,6 +16,17 @@ fn fail<T>(message: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(message.into()))
 }
 
+/// Headers that decide how a request is framed or routed between hops (RFC 9110 7.6.1,
+/// 9112 6): set by a target or a transformer they could cut a body short, smuggle a second
+/// request or reach another virtual host, so only the HTTP client sets them.
+pub fn is_framing_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "content-length" | "transfer-encoding" | "host" | "connection" | "upgrade" | "te" | "trailer" | "keep-alive"
+    ) || name.starts_with("proxy-")
+}
+
 /// Names of events, targets and components: letters, digits and `._-:`, up to 200 chars.
 pub fn name(kind: &str, value: &str) -> Result<(), ConfigError> {
     let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':');
@@ -38,7 +49,7 @@ pub fn event_config(config: &EventConfig, components: &Registry, allow_http: boo
             return fail("ingest_auth.token must be at least 16 characters");
         }
         Some(crate::model::IngestAuth::StandardWebhooks { secret, tolerance_seconds }) => {
-            crate::delivery::signing::parse_secret(secret).map_err(|e| ConfigError(format!("ingest_auth.secret: {e}")))?;
+            crate::signing::parse_secret(secret).map_err(|e| ConfigError(format!("ingest_auth.secret: {e}")))?;
             if !(1..=86_400).contains(tolerance_seconds) {
                 return fail("ingest_auth.tolerance_seconds must be between 1 and 86400");
             }
@@ -70,7 +81,7 @@ pub fn event_config(config: &EventConfig, components: &Registry, allow_http: boo
             if reqwest::header::HeaderName::from_bytes(header.as_bytes()).is_err() {
                 return fail(format!("{at}.headers: `{header}` is not a valid header name"));
             }
-            if crate::delivery::request::is_framing_header(header) {
+            if is_framing_header(header) {
                 return fail(format!(
                     "{at}.headers: `{header}` is a framing or hop-by-hop header; the gateway sets it itself"
                 ));
@@ -99,7 +110,7 @@ pub fn event_config(config: &EventConfig, components: &Registry, allow_http: boo
         let signing = &target.signing;
         for (field, secret) in [("secret", &signing.secret), ("previous_secret", &signing.previous_secret)] {
             if let Some(secret) = secret {
-                crate::delivery::signing::parse_secret(secret).map_err(|e| ConfigError(format!("{at}.signing.{field}: {e}")))?;
+                crate::signing::parse_secret(secret).map_err(|e| ConfigError(format!("{at}.signing.{field}: {e}")))?;
             }
         }
         if let Some(expires) = &signing.previous_expires_at {

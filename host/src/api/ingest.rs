@@ -18,7 +18,7 @@ use tracing::Instrument;
 
 use super::error::ErrorBody;
 use super::extract::Api;
-use super::ApiError;
+use super::{ApiError, ErrorCode};
 use crate::ingest::{self, envelope, Accepted, FireRequest};
 use crate::{telemetry, App};
 
@@ -111,8 +111,8 @@ fn ingest_span(headers: &HeaderMap) -> tracing::Span {
 fn observe<T>(app: &App, event_id: &str, result: &Result<T, ApiError>, started: std::time::Instant) {
     let (event, outcome) = match result {
         Ok(_) => (event_id, "accepted"),
-        Err(e) if e.code == "unknown_event" => ("unknown", e.code),
-        Err(e) => (event_id, e.code),
+        Err(e) if e.code == ErrorCode::UnknownEvent => ("unknown", e.code.as_str()),
+        Err(e) => (event_id, e.code.as_str()),
     };
     app.metrics.ingest(event, outcome, started.elapsed());
 }
@@ -182,7 +182,7 @@ impl IntoResponse for AdobeError {
     fn into_response(self) -> Response {
         let ApiError { status, code, message } = self.0;
         let body = AdobeErrorBody {
-            error: AdobeErrorDetail { code, message: message.clone(), status_code: status.as_u16(), body: AdobeErrorText { error: message } },
+            error: AdobeErrorDetail { code: code.as_str(), message: message.clone(), status_code: status.as_u16(), body: AdobeErrorText { error: message } },
         };
         (status, Json(body)).into_response()
     }
@@ -267,8 +267,8 @@ async fn adobe_ingest(
     let envelope = match envelope::parse(&body) {
         Ok(envelope) => envelope,
         Err(e) => {
-            let error = ApiError::bad_request("invalid_envelope", e.to_string());
-            app.metrics.ingest("unknown", error.code, started.elapsed());
+            let error = ApiError::bad_request(ErrorCode::InvalidEnvelope, e.to_string());
+            app.metrics.ingest("unknown", error.code.as_str(), started.elapsed());
             return Err(error.into());
         }
     };
@@ -277,7 +277,7 @@ async fn adobe_ingest(
     request.payload_at = "/data/value";
     span.record("event", envelope.event.as_str());
     let accepted = ingest::fire(&app, &envelope.event, request).instrument(span.clone()).await.map_err(|e| match e {
-        ingest::IngestError::UnknownEvent(_) => ApiError::bad_request("unknown_event", e.to_string()),
+        ingest::IngestError::UnknownEvent(_) => ApiError::bad_request(ErrorCode::UnknownEvent, e.to_string()),
         other => other.into(),
     });
     if let Ok(accepted) = &accepted {

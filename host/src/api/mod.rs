@@ -20,7 +20,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use error::{ApiError, ErrorBody};
+pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use extract::Api;
 
 use crate::App;
@@ -36,7 +36,7 @@ async fn ingest_deadline(State(app): State<Arc<App>>, request: Request, next: Ne
         Ok(response) => response,
         Err(_) => ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
+            ErrorCode::RequestTimeout,
             format!("the request was not received within {} ms", limit.as_millis()),
         )
         .into_response(),
@@ -95,9 +95,9 @@ pub fn router(app: Arc<App>) -> Router {
     openapi::body_optional(&mut document, "/v1/events/{event_id}");
     openapi::publish(&document);
     router
-        .fallback(|| async { ApiError::not_found("not_found", "no such route; see the README for the API") })
+        .fallback(|| async { ApiError::not_found(ErrorCode::NotFound, "no such route; see the README for the API") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed, "this route does not take that method")
         })
         .with_state(app)
 }

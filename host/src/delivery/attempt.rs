@@ -7,11 +7,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tracing::Instrument;
 
-use super::egress::{EgressPolicy, Forbidden};
+use crate::egress::{EgressPolicy, Forbidden};
 use super::client::RefusedHop;
-use super::{request, retry, signing, success, HttpClients};
+use super::{request, retry, success, HttpClients};
+use crate::signing;
 use crate::model::{
-    rfc3339_now, Attempt, DeliveryRecord, ErrorInfo, GuestLog, MessageRecord, RetryPolicy, SentRequest,
+    rfc3339_now, Attempt, DeliveryRecord, ErrorInfo, FailureCode, GuestLog, MessageRecord, RetryPolicy, SentRequest,
     TargetConfig,
 };
 use crate::runtime::{GuestCall, GuestResponse, OutgoingRequest, TransformResult, Verdict};
@@ -118,20 +119,19 @@ pub async fn run(
 }
 
 pub async fn load(app: &App, delivery: &DeliveryRecord) -> Result<Context, ErrorInfo> {
-    let storage = |e: crate::store::StoreError| ErrorInfo::new("storage_error", e.to_string());
+    let storage = |e: crate::store::StoreError| ErrorInfo::new(FailureCode::StorageError, e.to_string());
     let (message, body) = app
         .store
         .message_with_body(&delivery.message_id)
         .await
         .map_err(storage)?
-        .ok_or_else(|| ErrorInfo::new("message_missing", "the message is no longer stored"))?;
+        .ok_or_else(|| ErrorInfo::new(FailureCode::MessageMissing, "the message is no longer stored"))?;
     let target = app
         .store
         .event(&message.event_id)
         .and_then(|event| event.target(&delivery.target).cloned())
         .ok_or_else(|| {
-            ErrorInfo::new(
-                "target_removed",
+            ErrorInfo::new(FailureCode::TargetRemoved,
                 format!("event `{}` no longer has a target `{}`", message.event_id, delivery.target),
             )
         })?;
@@ -159,7 +159,7 @@ async fn deliver(app: &Arc<App>, client: &reqwest::Client, ctx: &Context, attemp
         request = match call.result {
             Ok(TransformResult::Send(request)) => request,
             Ok(TransformResult::Skip(reason)) => return Outcome::Skipped(reason),
-            Ok(TransformResult::Error(reason)) => return Outcome::Failed(ErrorInfo::new("transform_error", reason)),
+            Ok(TransformResult::Error(reason)) => return Outcome::Failed(ErrorInfo::new(FailureCode::TransformError, reason)),
             Err(e) => return Outcome::Failed(ErrorInfo::new(e.code(), e.to_string())),
         };
     }
@@ -198,9 +198,7 @@ async fn deliver(app: &Arc<App>, client: &reqwest::Client, ctx: &Context, attemp
     let response = match sent {
         Ok(response) => response,
         // Where the rules refuse to send (a redirect hop included), trying again changes nothing.
-        Err(error) if [FORBIDDEN_TARGET, "insecure_url", "invalid_url"].contains(&error.code.as_str()) => {
-            return Outcome::Failed(error)
-        }
+        Err(error) if error.code.is_refusal() => return Outcome::Failed(error),
         Err(error) => return Outcome::Retry { error, after: None },
     };
     trace.status_code = Some(response.status);
@@ -208,19 +206,16 @@ async fn deliver(app: &Arc<App>, client: &reqwest::Client, ctx: &Context, attemp
     evaluate(app, ctx, request, response, attempt, trace).instrument(tracing::info_span!("evaluate")).await
 }
 
-const FORBIDDEN_TARGET: &str = "forbidden_target";
-
 /// The scheme rule (HTTPS unless `--allow-http`) and, for a URL whose host is an IP
 /// address (which skips the resolver), the egress policy.
 pub(super) fn check_url(url: &str, allow_http: bool, egress: &EgressPolicy) -> Result<(), ErrorInfo> {
     let parsed = reqwest::Url::parse(url)
-        .map_err(|e| ErrorInfo::new("invalid_url", format!("`{}`: {e}", crate::secrets::mask_userinfo(url))))?;
+        .map_err(|e| ErrorInfo::new(FailureCode::InvalidUrl, format!("`{}`: {e}", crate::secrets::mask_userinfo(url))))?;
     match parsed.scheme() {
         "https" => {}
         "http" if allow_http => {}
         scheme => {
-            return Err(ErrorInfo::new(
-                "insecure_url",
+            return Err(ErrorInfo::new(FailureCode::InsecureUrl,
                 format!("refusing to send to a {scheme}:// URL; only https is allowed (see --allow-http)"),
             ))
         }
@@ -231,7 +226,7 @@ pub(super) fn check_url(url: &str, allow_http: bool, egress: &EgressPolicy) -> R
         _ => None,
     };
     match ip {
-        Some(ip) => egress.check(&ip.to_string(), ip).map_err(|e| ErrorInfo::new(FORBIDDEN_TARGET, e.to_string())),
+        Some(ip) => egress.check(&ip.to_string(), ip).map_err(|e| ErrorInfo::new(FailureCode::ForbiddenTarget, e.to_string())),
         None => Ok(()),
     }
 }
@@ -250,7 +245,7 @@ impl Received {
 
 async fn send(client: &reqwest::Client, request: &OutgoingRequest, timeout: Duration) -> Result<Received, ErrorInfo> {
     let method = reqwest::Method::from_bytes(request.method.as_bytes())
-        .map_err(|_| ErrorInfo::new("invalid_request", format!("`{}` is not an HTTP method", request.method)))?;
+        .map_err(|_| ErrorInfo::new(FailureCode::InvalidRequest, format!("`{}` is not an HTTP method", request.method)))?;
     let mut builder = client.request(method, &request.url).timeout(timeout);
     for (name, value) in &request.headers {
         builder = builder.header(name.as_str(), value.as_str());
@@ -270,7 +265,7 @@ async fn send(client: &reqwest::Client, request: &OutgoingRequest, timeout: Dura
             Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk[..chunk.len().min(MAX_RESPONSE_BYTES - body.len())]),
             Ok(Ok(None)) => break,
             Ok(Err(e)) => return Err(network_error(e)),
-            Err(_) => return Err(ErrorInfo::new("timeout", format!("no complete response within {timeout:?}"))),
+            Err(_) => return Err(ErrorInfo::new(FailureCode::Timeout, format!("no complete response within {timeout:?}"))),
         }
     }
     Ok(Received { status, headers, body })
@@ -300,7 +295,7 @@ fn network_error(e: reqwest::Error) -> ErrorInfo {
     while let Some(cause) = source {
         message.push_str(": ");
         message.push_str(&cause.to_string());
-        refused_hop = refused_hop.or(cause.downcast_ref::<RefusedHop>().map(|hop| hop.0.code.clone()));
+        refused_hop = refused_hop.or(cause.downcast_ref::<RefusedHop>().map(|hop| hop.0.code));
         forbidden |= cause.is::<Forbidden>();
         tls |= is_tls_failure(cause);
         source = cause.source();
@@ -309,15 +304,15 @@ fn network_error(e: reqwest::Error) -> ErrorInfo {
         return ErrorInfo { code, message };
     }
     let code = if forbidden {
-        FORBIDDEN_TARGET
+        FailureCode::ForbiddenTarget
     } else if tls {
-        "tls_error"
+        FailureCode::TlsError
     } else if e.is_timeout() {
-        "timeout"
+        FailureCode::Timeout
     } else if e.is_connect() {
-        "connect_error"
+        FailureCode::ConnectError
     } else {
-        "network_error"
+        FailureCode::NetworkError
     };
     ErrorInfo::new(code, message)
 }
@@ -332,7 +327,7 @@ async fn evaluate(
 ) -> Outcome {
     if let Err(why) = success::check(&ctx.target.success, response.status, response.header("content-type"), &response.body)
     {
-        let error = ErrorInfo::new("http_status", why);
+        let error = ErrorInfo::new(FailureCode::HttpStatus, why);
         if success::is_permanent(response.status) {
             return Outcome::Failed(error);
         }
@@ -353,10 +348,10 @@ async fn evaluate(
     match call.result {
         Ok(Verdict::Success) => Outcome::Delivered,
         Ok(Verdict::Retry(after_ms)) => Outcome::Retry {
-            error: ErrorInfo::new("condition_retry", "the condition component asked to retry"),
+            error: ErrorInfo::new(FailureCode::ConditionRetry, "the condition component asked to retry"),
             after: after_ms.map(Duration::from_millis),
         },
-        Ok(Verdict::Fail(reason)) => Outcome::Failed(ErrorInfo::new("condition_failed", reason)),
+        Ok(Verdict::Fail(reason)) => Outcome::Failed(ErrorInfo::new(FailureCode::ConditionFailed, reason)),
         Err(e) => Outcome::Failed(ErrorInfo::new(e.code(), e.to_string())),
     }
 }

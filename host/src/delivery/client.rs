@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use super::{attempt, egress};
-use crate::model::{ErrorInfo, TargetConfig};
+use super::attempt;
+use crate::egress;
+use crate::model::{ErrorInfo, FailureCode, TargetConfig};
 
 /// Most redirects a target that opted in may send a delivery through.
 const MAX_REDIRECTS: usize = 5;
@@ -90,13 +91,13 @@ impl HttpClients {
         };
         let pem = format!("{}\n{}", tls.certificate, tls.private_key);
         let key = (hex::encode(Sha256::digest(pem.as_bytes())), target.follow_redirects);
-        let mut cache = self.with_identity.lock().map_err(|_| ErrorInfo::new("internal_error", "client cache poisoned"))?;
+        let mut cache = self.with_identity.lock().map_err(|_| ErrorInfo::new(FailureCode::InternalError, "client cache poisoned"))?;
         if let Some(client) = cache.get(&key) {
             return Ok(client.clone());
         }
         let identity = reqwest::Identity::from_pem(pem.as_bytes())
-            .map_err(|e| ErrorInfo::new("invalid_client_certificate", e.to_string()))?;
-        let client = self.build(target.follow_redirects, Some(identity)).map_err(|e| ErrorInfo::new("invalid_client_certificate", e))?;
+            .map_err(|e| ErrorInfo::new(FailureCode::InvalidClientCertificate, e.to_string()))?;
+        let client = self.build(target.follow_redirects, Some(identity)).map_err(|e| ErrorInfo::new(FailureCode::InvalidClientCertificate, e))?;
         cache.insert(key, client.clone());
         Ok(client)
     }

@@ -7,10 +7,8 @@
 
 mod attempt;
 mod client;
-pub mod egress;
 pub mod gate;
 pub mod request;
-pub mod signing;
 pub mod retry;
 mod settle;
 pub mod success;
@@ -23,7 +21,7 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
-use crate::model::{message_id_time_ms, now_ms, rfc3339_now, BreakerPolicy, DeliveryRecord, DeliveryStatus, Disabled, OnFailure};
+use crate::model::{message_id_time_ms, now_ms, rfc3339_now, BreakerPolicy, DeliveryRecord, DeliveryStatus, Disabled, FailureCode, OnFailure};
 pub use client::HttpClients;
 
 use crate::store::{Claim, Claimed, Lane, StoreError};
@@ -295,7 +293,7 @@ impl Worker {
             let delivered = match &tried.outcome {
                 attempt::Outcome::Delivered => Some(true),
                 attempt::Outcome::Retry { error, .. } | attempt::Outcome::Failed(error)
-                    if health == gate::Health::Down || error.code == "http_status" =>
+                    if health == gate::Health::Down || error.code == FailureCode::HttpStatus =>
                 {
                     Some(false)
                 }
@@ -342,10 +340,10 @@ fn health(outcome: &attempt::Outcome) -> gate::Health {
         attempt::Outcome::Retry { error, .. } => (error, true),
         attempt::Outcome::Failed(error) => (error, false),
     };
-    match error.code.as_str() {
-        "connect_error" | "timeout" | "network_error" | "tls_error" => gate::Health::Down,
-        "http_status" if retried => gate::Health::Down,
-        "http_status" => gate::Health::Up,
+    match error.code {
+        code if code.is_unreachable() => gate::Health::Down,
+        FailureCode::HttpStatus if retried => gate::Health::Down,
+        FailureCode::HttpStatus => gate::Health::Up,
         _ => gate::Health::Unknown,
     }
 }

@@ -4,9 +4,10 @@
 
 use serde_json::Value;
 
-use crate::model::{ErrorInfo, MessageRecord, SentRequest, TargetConfig};
+use crate::model::{ErrorInfo, FailureCode, MessageRecord, SentRequest, TargetConfig};
 use crate::runtime::{GuestMessage, OutgoingRequest};
 use crate::template::{Place, Template, TemplateError, Variables};
+use crate::validate::is_framing_header;
 
 const EXCERPT_CHARS: usize = 1024;
 const MASK: &str = "***";
@@ -116,8 +117,7 @@ impl Budget {
 }
 
 fn too_large(part: Part, max_bytes: usize) -> ErrorInfo {
-    ErrorInfo::new(
-        "request_too_large",
+    ErrorInfo::new(FailureCode::RequestTooLarge,
         format!(
             "the request's {} took it past {} KiB, the most the gateway sends (--max-request-kb)",
             part.name(),
@@ -130,8 +130,7 @@ fn too_large(part: Part, max_bytes: usize) -> ErrorInfo {
 /// the gateway alone may set.
 pub fn check(request: &OutgoingRequest, max_bytes: usize) -> Result<(), ErrorInfo> {
     if let Some((name, _)) = request.headers.iter().find(|(name, _)| is_framing_header(name)) {
-        return Err(ErrorInfo::new(
-            "forbidden_header",
+        return Err(ErrorInfo::new(FailureCode::ForbiddenHeader,
             format!("the request sets `{name}`, a framing or hop-by-hop header that only the gateway sets"),
         ));
     }
@@ -139,17 +138,6 @@ pub fn check(request: &OutgoingRequest, max_bytes: usize) -> Result<(), ErrorInf
     budget.spend(Part::Url, request.url.len())?;
     budget.spend(Part::Headers, request.headers.iter().map(|(k, v)| k.len() + v.len()).sum())?;
     budget.spend(Part::Body, request.body.len())
-}
-
-/// Headers that decide how a request is framed or routed between hops (RFC 9110 7.6.1,
-/// 9112 6): set by a target or a transformer they could cut a body short, smuggle a second
-/// request or reach another virtual host, so only the HTTP client sets them.
-pub fn is_framing_header(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    matches!(
-        name.as_str(),
-        "content-length" | "transfer-encoding" | "host" | "connection" | "upgrade" | "te" | "trailer" | "keep-alive"
-    ) || name.starts_with("proxy-")
 }
 
 /// The message as a guest sees it.
@@ -166,7 +154,7 @@ pub fn guest_message(message: &MessageRecord, data: &[u8]) -> GuestMessage {
 
 fn parse(text: &str, place: Place, field: &str) -> Result<Template, ErrorInfo> {
     Template::parse(text, place)
-        .map_err(|e: TemplateError| ErrorInfo::new("invalid_template", format!("target {field}: {e}")))
+        .map_err(|e: TemplateError| ErrorInfo::new(FailureCode::InvalidTemplate, format!("target {field}: {e}")))
 }
 
 /// Header names whose values are credentials whatever they hold.
@@ -302,13 +290,13 @@ mod tests {
         let t = target(json!({"id": "t", "url": "https://h/", "body": many}));
         let data = serde_json::to_vec(&json!({"v": "x".repeat(100_000)})).unwrap();
         let err = draft(&t, &message(None), &data, MAX).unwrap_err();
-        assert_eq!(err.code, "request_too_large");
+        assert_eq!(err.code, FailureCode::RequestTooLarge);
         assert!(err.message.contains("body"), "{}", err.message);
         let t = target(json!({"id": "t", "url": "https://h/#v#", "method": "POST"}));
         let err = draft(&t, &message(None), &data, 64 << 10).unwrap_err();
         assert!(err.message.contains("URL") && err.message.contains("64 KiB"), "{}", err.message);
         let t = target(json!({"id": "t", "url": "https://h/", "method": "POST"}));
-        assert_eq!(draft(&t, &message(None), &data, 64 << 10).unwrap_err().code, "request_too_large");
+        assert_eq!(draft(&t, &message(None), &data, 64 << 10).unwrap_err().code, FailureCode::RequestTooLarge);
         assert_eq!(draft(&t, &message(None), &data, MAX).unwrap().body, data);
     }
 
@@ -322,12 +310,12 @@ mod tests {
         };
         for name in ["Content-Length", "transfer-encoding", "Host", "Connection", "Upgrade", "TE", "Trailer", "Keep-Alive", "Proxy-Authorization"] {
             let err = check(&request(vec![(name, "5")], 1), MAX).unwrap_err();
-            assert_eq!(err.code, "forbidden_header");
+            assert_eq!(err.code, FailureCode::ForbiddenHeader);
             assert!(err.message.contains(name), "{}", err.message);
         }
         assert!(check(&request(vec![("content-type", "text/plain"), ("X-Host", "a")], 1), MAX).is_ok());
         let err = check(&request(vec![], MAX), MAX).unwrap_err();
-        assert_eq!(err.code, "request_too_large");
+        assert_eq!(err.code, FailureCode::RequestTooLarge);
         assert!(err.message.contains("body"));
     }
 }

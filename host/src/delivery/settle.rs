@@ -54,7 +54,7 @@ pub fn settle(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Attempt, ErrorInfo};
+    use crate::model::{Attempt, ErrorInfo, FailureCode};
 
     fn tried(attempts: usize) -> DeliveryRecord {
         let attempt: Attempt = serde_json::from_value(serde_json::json!({
@@ -78,7 +78,7 @@ mod tests {
     }
 
     fn retry() -> Outcome {
-        Outcome::Retry { error: ErrorInfo::new("http_status", "503"), after: Some(Duration::from_secs(7)) }
+        Outcome::Retry { error: ErrorInfo::new(FailureCode::HttpStatus, "503"), after: Some(Duration::from_secs(7)) }
     }
 
     fn settled(attempts: usize, outcome: Outcome, deadline: Option<u64>) -> DeliveryRecord {
@@ -96,7 +96,7 @@ mod tests {
         assert_eq!((d.status, d.reason, d.next_attempt_at_ms), (DeliveryStatus::Delivered, None, None));
         let d = settled(1, Outcome::Skipped("the condition said skip".into()), None);
         assert_eq!((d.status, d.reason.as_deref()), (DeliveryStatus::Skipped, Some("the condition said skip")));
-        let d = settled(1, Outcome::Failed(ErrorInfo::new("http_status", "404")), None);
+        let d = settled(1, Outcome::Failed(ErrorInfo::new(FailureCode::HttpStatus, "404")), None);
         assert_eq!((d.status, d.reason.as_deref()), (DeliveryStatus::Failed, Some("http_status: 404")));
         let d = settled(2, retry(), None);
         assert_eq!((d.status, d.reason, d.next_attempt_at_ms), (DeliveryStatus::Pending, None, Some(1_250)));

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use subtle::ConstantTimeEq;
 
 use super::FireRequest;
-use crate::delivery::signing;
+use crate::signing;
 use crate::model::IngestAuth;
 
 /// The token of an `Authorization: Bearer <token>` value; the scheme is case-insensitive

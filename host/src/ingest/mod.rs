@@ -10,7 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tracing::Instrument;
 
-use crate::model::{now_ms, rfc3339_now, DeliveryRecord, DeliveryStatus, EventConfig, MessageRecord, OrderingPolicy, TargetConfig};
+use crate::model::{now_ms, rfc3339_now, DeliveryRecord, DeliveryStatus, EventConfig, FailureCode, MessageRecord, OrderingPolicy, TargetConfig};
 use crate::template::{Place, Template, Variables};
 use sha2::Digest;
 use crate::runtime::{AuthDecision, IncomingRequest};
@@ -70,7 +70,7 @@ pub enum IngestError {
     InvalidPayload(#[from] crate::schema::Mismatch),
     /// The authenticator itself failed (trap, timeout, ...): the caller may try again.
     #[error("the authenticator failed: {message}")]
-    Authenticator { code: &'static str, message: String },
+    Authenticator { code: FailureCode, message: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -64,7 +64,7 @@ pub struct GuestCall<T> {
 impl<T> GuestCall<T> {
     /// `ok`, or the error code of the call.
     pub fn outcome(&self) -> &'static str {
-        self.result.as_ref().map_or_else(GuestError::code, |_| "ok")
+        self.result.as_ref().err().map_or("ok", |e| e.code().as_str())
     }
 }
 

@@ -10,7 +10,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::host::{self, Level};
-use crate::model::GuestLog;
+use crate::model::{FailureCode, GuestLog};
 
 /// Limits applied to every guest call.
 #[derive(Debug, Clone)]
@@ -52,13 +52,13 @@ pub enum GuestError {
 }
 
 impl GuestError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> FailureCode {
         match self {
-            GuestError::Trap(_) => "guest_trap",
-            GuestError::Timeout(_) => "guest_timeout",
-            GuestError::MemoryLimit(_) => "guest_memory_limit",
-            GuestError::OutputTooLarge { .. } => "guest_output_too_large",
-            GuestError::Instantiate(_) => "guest_instantiate",
+            GuestError::Trap(_) => FailureCode::GuestTrap,
+            GuestError::Timeout(_) => FailureCode::GuestTimeout,
+            GuestError::MemoryLimit(_) => FailureCode::GuestMemoryLimit,
+            GuestError::OutputTooLarge { .. } => FailureCode::GuestOutputTooLarge,
+            GuestError::Instantiate(_) => FailureCode::GuestInstantiate,
         }
     }
 }

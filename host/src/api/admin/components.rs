@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use crate::api::error::ErrorBody;
 use crate::api::openapi::{Binary, Forbidden, StorageError, Unauthorized};
-use crate::api::{Api, ApiError};
+use crate::api::{Api, ApiError, ErrorCode};
 use crate::dry_run::DryRunReport;
 use crate::model::{ComponentEntry, ComponentVersion, EventConfig, World};
 use crate::{validate, App};
@@ -99,7 +99,7 @@ async fn dry_run(
     let last = request.last.clamp(1, 1000);
     let report = tokio::task::spawn_blocking(move || crate::dry_run::run(&app, &name, request.version, &request.event_id, last))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", e.to_string()))??;
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::InternalError, e.to_string()))??;
     Ok(Json(report))
 }
 
@@ -144,12 +144,12 @@ async fn upload(
     Api(Path(name)): Api<Path<String>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<ComponentUploaded>), ApiError> {
-    validate::name("component name", &name).map_err(|e| ApiError::bad_request("invalid_request", e.0))?;
+    validate::name("component name", &name).map_err(|e| ApiError::bad_request(ErrorCode::InvalidRequest, e.0))?;
     let wasm = body?;
     let uploader = app.clone();
     let uploaded = tokio::task::spawn_blocking(move || uploader.components.upload(&name, &wasm).map(|r| (name, r)))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", e.to_string()))?;
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::InternalError, e.to_string()))?;
     let (name, (version, inspection)) = uploaded?;
     tracing::info!(component = %name, version = version.version, world = %inspection.world, "component uploaded");
     let body = ComponentUploaded {
@@ -225,7 +225,7 @@ async fn remove(State(app): State<Arc<App>>, Api(Path(name)): Api<Path<String>>)
     if !users.is_empty() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "component_in_use",
+            ErrorCode::ComponentInUse,
             format!("component `{name}` is used by event(s) {}; change them first", users.join(", ")),
         ));
     }
@@ -237,7 +237,7 @@ async fn remove(State(app): State<Arc<App>>, Api(Path(name)): Api<Path<String>>)
 }
 
 fn not_found(name: &str) -> ApiError {
-    ApiError::not_found("component_not_found", format!("component `{name}` does not exist"))
+    ApiError::not_found(ErrorCode::ComponentNotFound, format!("component `{name}` does not exist"))
 }
 
 /// Whether an event binds any version of component `name`.

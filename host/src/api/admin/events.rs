@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use crate::api::error::ErrorBody;
 use crate::api::openapi::{Forbidden, StorageError, Unauthorized};
-use crate::api::{Api, ApiError};
+use crate::api::{Api, ApiError, ErrorCode};
 use crate::model::EventConfig;
 use crate::{secrets, validate, App};
 
@@ -147,7 +147,7 @@ async fn validate(
     secrets::fill(&mut config, stored.as_deref());
     if let Some(field) = secrets::still_masked(&config) {
         return Err(ApiError::bad_request(
-            "invalid_config",
+            ErrorCode::InvalidConfig,
             format!("{field} is masked and the gateway has no secret to keep for it: give the secret itself"),
         ));
     }
@@ -235,13 +235,13 @@ fn event_config(event_id: &str, mut object: serde_json::Map<String, Value>) -> R
         None => {}
         Some(other) => {
             let message = format!("id: {other} is not the event's id `{event_id}`, which the path names");
-            return Err(ApiError::bad_request("invalid_config", message));
+            return Err(ApiError::bad_request(ErrorCode::InvalidConfig, message));
         }
     }
     let mut config: EventConfig = serde_path_to_error::deserialize(Value::Object(object)).map_err(|e| {
         let field = e.path().to_string();
         let at = if field == "." { String::new() } else { format!("{field}: ") };
-        ApiError::bad_request("invalid_config", format!("{at}{}", e.inner()))
+        ApiError::bad_request(ErrorCode::InvalidConfig, format!("{at}{}", e.inner()))
     })?;
     // A target switched on again forgets why the gateway switched it off.
     config.targets.iter_mut().filter(|t| t.enabled).for_each(|t| t.disabled = None);
@@ -249,5 +249,5 @@ fn event_config(event_id: &str, mut object: serde_json::Map<String, Value>) -> R
 }
 
 fn not_found(id: &str) -> ApiError {
-    ApiError::not_found("unknown_event", format!("event `{id}` is not configured"))
+    ApiError::not_found(ErrorCode::UnknownEvent, format!("event `{id}` is not configured"))
 }

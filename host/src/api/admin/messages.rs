@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use crate::api::error::ErrorBody;
 use crate::api::openapi::{Forbidden, StorageError, Unauthorized};
-use crate::api::{Api, ApiError};
+use crate::api::{Api, ApiError, ErrorCode};
 use crate::model::{message_id_floor, message_id_time_ms, now_ms, rfc3339_now, DeliveryRecord, DeliveryStatus, MessageRecord, TargetConfig};
 use crate::store::{delivery_key, MessageQuery};
 use crate::App;
@@ -110,7 +110,7 @@ fn parse_time(field: &str, text: &str) -> Result<u64, ApiError> {
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_millis() as u64)
-        .ok_or_else(|| ApiError::bad_request("invalid_request", format!("{field} `{text}` is neither an RFC 3339 time nor Unix milliseconds")))
+        .ok_or_else(|| ApiError::bad_request(ErrorCode::InvalidRequest, format!("{field} `{text}` is neither an RFC 3339 time nor Unix milliseconds")))
 }
 
 const DEFAULT_LIMIT: usize = 50;
@@ -158,7 +158,7 @@ async fn view(app: &App, message: &MessageRecord) -> Result<MessageView, ApiErro
 async fn list(State(app): State<Arc<App>>, Api(Query(query)): Api<Query<ListQuery>>) -> Result<Json<MessagePage>, ApiError> {
     let wanted = match query.status.as_deref().filter(|s| !s.is_empty()) {
         Some(s) => Some(DeliveryStatus::parse(s).ok_or_else(|| {
-            ApiError::bad_request("invalid_request", format!("status `{s}` is not one of pending, delivered, failed, skipped"))
+            ApiError::bad_request(ErrorCode::InvalidRequest, format!("status `{s}` is not one of pending, delivered, failed, skipped"))
         })?),
         None => None,
     };
@@ -328,13 +328,13 @@ async fn skip(
 ) -> Result<Json<Skipped>, ApiError> {
     app.store.message(&message_id).await?.ok_or_else(|| not_found(&message_id))?;
     let delivery = app.store.delivery(&delivery_key(&message_id, &target)).await?.ok_or_else(|| {
-        ApiError::not_found("delivery_not_found", format!("message `{message_id}` has no delivery to target `{target}`"))
+        ApiError::not_found(ErrorCode::DeliveryNotFound, format!("message `{message_id}` has no delivery to target `{target}`"))
     })?;
     let ordering_key = delivery.ordering_key.unwrap_or_default();
     let note = format!("skipped by an operator at {}, so ordering key {ordering_key:?} went on", rfc3339_now());
     if !app.store.skip_held(&message_id, &target, &note).await? {
         let message = format!("the delivery of `{message_id}` to `{target}` does not hold its ordering key");
-        return Err(ApiError::new(StatusCode::CONFLICT, "not_held", message));
+        return Err(ApiError::new(StatusCode::CONFLICT, ErrorCode::NotHeld, message));
     }
     app.queue_changed.notify_one();
     Ok(Json(Skipped { message_id, target, ordering_key }))
@@ -413,12 +413,12 @@ async fn recover(
     Api(Json(request)): Api<Json<RecoverRequest>>,
 ) -> Result<(StatusCode, Json<Recovered>), ApiError> {
     if app.store.event(&event_id).is_none() {
-        return Err(ApiError::not_found("unknown_event", format!("event `{event_id}` is not configured")));
+        return Err(ApiError::not_found(ErrorCode::UnknownEvent, format!("event `{event_id}` is not configured")));
     }
     let since = request.since.ms("since")?;
     let until = request.until.as_ref().map(|u| u.ms("until")).transpose()?.unwrap_or_else(|| now_ms() + 1);
     if until <= since {
-        return Err(ApiError::bad_request("invalid_request", "`until` must be after `since`"));
+        return Err(ApiError::bad_request(ErrorCode::InvalidRequest, "`until` must be after `since`"));
     }
     // The window's ids, newest first as the log pages them, then oldest first.
     let mut query = MessageQuery {
@@ -452,7 +452,7 @@ async fn recover(
 }
 
 fn not_found(id: &str) -> ApiError {
-    ApiError::not_found("message_not_found", format!("message `{id}` does not exist"))
+    ApiError::not_found(ErrorCode::MessageNotFound, format!("message `{id}` does not exist"))
 }
 
 #[cfg(test)]

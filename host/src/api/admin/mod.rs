@@ -23,7 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::openapi::Unauthorized;
-use super::ApiError;
+use super::{ApiError, ErrorCode};
 use crate::{AdminScope, AdminToken, App};
 
 pub fn routes(app: Arc<App>) -> OpenApiRouter<Arc<App>> {
@@ -57,7 +57,7 @@ pub(super) async fn require_admin(State(app): State<Arc<App>>, mut request: Requ
     if known.scope == AdminScope::Read && !reads {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             format!("token `{}` is read-only", known.name),
         ));
     }
