@@ -1,130 +1,55 @@
 //! The real `hookgate` binary as a child process, its admin API, and what /proc says about it.
 
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+use hookgate_tests::{serve_command, GatewayProcess, OutputLog};
 use serde_json::Value;
 
-/// How to start gateways: the binary, the admin token, the shared compile cache.
+/// How to start gateways: the binary and the admin token (every gateway shares the kit's
+/// compile cache, `hookgate_tests::compile_cache_dir`).
 #[derive(Debug, Clone)]
 pub struct Launcher {
     pub bin: PathBuf,
     pub token: String,
-    pub compile_cache: PathBuf,
 }
 
-type Log = Arc<Mutex<VecDeque<String>>>;
-
-/// A running `hookgate serve`.
+/// A running `hookgate serve`, killed when dropped.
 pub struct Gateway {
-    child: Option<Child>,
+    process: GatewayProcess,
     pub pid: u32,
     pub addr: SocketAddr,
     /// From `spawn` to the `hookgate listening on` line.
     pub listening_after: Duration,
-    log: Log,
+    log: OutputLog,
     pub client: reqwest::Client,
     token: String,
 }
 
+/// The gateway's output lines kept for error messages.
 const LOG_LINES: usize = 200;
-
-fn drain(stream: impl Read + Send + 'static, log: Log, tx: Option<mpsc::Sender<SocketAddr>>) {
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        let mut tx = tx;
-        loop {
-            line.clear();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let text = line.trim_end().to_string();
-                    if let Some(sender) = &tx {
-                        if let Some(addr) = text
-                            .split("listening on http://")
-                            .nth(1)
-                            .and_then(|rest| rest.split(|c: char| c.is_whitespace() || c == '/').next())
-                            .and_then(|a| a.parse().ok())
-                        {
-                            let _ = sender.send(addr);
-                            tx = None;
-                        }
-                    }
-                    let mut log = log.lock().unwrap();
-                    if log.len() >= LOG_LINES {
-                        log.pop_front();
-                    }
-                    log.push_back(text);
-                }
-            }
-        }
-    });
-}
 
 impl Launcher {
     /// Starts `hookgate serve` on `127.0.0.1:0` with `data_dir` and waits (30 s at most) for
     /// its address.
     pub fn spawn(&self, data_dir: &Path, store: Option<&str>, args: &[&str], client: &reqwest::Client) -> Result<Gateway> {
-        let mut cmd = Command::new(&self.bin);
-        cmd.arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir)
-            .args(["--allow-http", "--allow-target-net", "127.0.0.0/8"])
+        let mut cmd = serve_command(&self.bin, data_dir, &self.token);
+        cmd.args(["--allow-target-net", "127.0.0.0/8"])
             .args(store.map(|url| ["--store", url]).iter().flatten())
             .args(args)
-            .env("HOOKGATE_ADMIN_TOKEN", &self.token)
-            .env("HOOKGATE_COMPILE_CACHE", &self.compile_cache)
-            .env("NO_COLOR", "1")
             // The gateway's own default log filter (info), whatever the caller's shell says.
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for k in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] {
-            cmd.env_remove(k);
-        }
-        let started = Instant::now();
-        let mut child = cmd.spawn().with_context(|| format!("cannot start {}", self.bin.display()))?;
-        let log: Log = Arc::new(Mutex::new(VecDeque::new()));
-        let (tx, rx) = mpsc::channel();
-        drain(child.stdout.take().expect("piped"), log.clone(), Some(tx));
-        drain(child.stderr.take().expect("piped"), log.clone(), None);
-        let pid = child.id();
-        let deadline = started + Duration::from_secs(30);
-        let addr = loop {
-            match rx.recv_timeout(Duration::from_millis(50)) {
-                Ok(addr) => break addr,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if let Some(status) = child.try_wait()? {
-                        let tail = log.lock().unwrap().iter().cloned().collect::<Vec<_>>().join("\n");
-                        bail!("the gateway exited ({status}) before listening:\n{tail}");
-                    }
-                    if Instant::now() > deadline {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        bail!("the gateway did not print its address within 30 s");
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let status = child.wait()?;
-                    let tail = log.lock().unwrap().iter().cloned().collect::<Vec<_>>().join("\n");
-                    bail!("the gateway closed stdout ({status}) before listening:\n{tail}");
-                }
-            }
-        };
+            .env_remove("RUST_LOG");
+        let log = OutputLog::keeping_last(LOG_LINES);
+        let label = data_dir.file_name().map_or_else(|| data_dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let process = GatewayProcess::start(cmd, &log, &label).map_err(|e| anyhow!("{e}:\n{}", log.tail(LOG_LINES)))?;
         Ok(Gateway {
-            child: Some(child),
-            pid,
-            addr,
-            listening_after: started.elapsed(),
+            pid: process.pid(),
+            addr: process.addr(),
+            listening_after: process.listening_after(),
+            process,
             log,
             client: client.clone(),
             token: self.token.clone(),
@@ -138,26 +63,16 @@ impl Gateway {
     }
 
     pub fn log_tail(&self, lines: usize) -> String {
-        let log = self.log.lock().unwrap();
-        let skip = log.len().saturating_sub(lines);
-        log.iter().skip(skip).cloned().collect::<Vec<_>>().join("\n")
+        self.log.tail(lines)
     }
 
     /// SIGTERM, then waits for the exit (the gateway lets attempts in flight finish and
     /// flushes); SIGKILL after 20 s.
     pub fn stop(mut self) -> Result<Duration> {
         let started = Instant::now();
-        let Some(mut child) = self.child.take() else { return Ok(Duration::ZERO) };
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-        while started.elapsed() < Duration::from_secs(20) {
-            if child.try_wait()?.is_some() {
-                return Ok(started.elapsed());
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        if self.process.terminate(Duration::from_secs(20)).is_none() {
+            eprintln!("[bench] warning: gateway {} did not stop within 20 s of SIGTERM; killed", self.pid);
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        eprintln!("[bench] warning: gateway {} did not stop within 20 s of SIGTERM; killed", self.pid);
         Ok(started.elapsed())
     }
 
@@ -198,15 +113,6 @@ impl Gateway {
     pub async fn put_event(&self, id: &str, config: &Value) -> Result<()> {
         self.admin(reqwest::Method::PUT, &format!("/v1/admin/events/{id}"), config.to_string().into(), true).await?;
         Ok(())
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 

@@ -29,10 +29,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
+use hookgate_tests::hmac_sha256_hex;
 use serde_json::{json, Value};
 
 use gateway::{cpu_of, dir_size, Gateway, Launcher, Mem};
-use net::{adobe_body, closed_loop_limited, hmac_hex, open_loop, wait_quiet, wait_receipts, warm_then_measure, Closed, MakeRequest, Receiver, EVENT_NAME};
+use net::{adobe_body, closed_loop_limited, open_loop, wait_quiet, wait_receipts, warm_then_measure, Closed, MakeRequest, Receiver, EVENT_NAME};
 use stats::{factor, int, mib, ms, ratio, Lat, Row, Table};
 
 #[derive(Parser)]
@@ -191,7 +192,7 @@ fn pooled_fire(client: &reqwest::Client, url: String) -> MakeRequest {
         (0..256)
             .map(|i| {
                 let body = adobe_body(i, 1024);
-                let sig = hmac_hex(SECRET.as_bytes(), &body);
+                let sig = hmac_sha256_hex(SECRET.as_bytes(), &body);
                 (body, sig)
             })
             .collect(),
@@ -214,7 +215,7 @@ fn seq_fire(client: &reqwest::Client, url: String, seq_base: u64, sign: bool) ->
         let body = adobe_body(seq_base + i, 1024);
         let mut req = client.post(url.as_str()).header("content-type", "application/json");
         if sign {
-            req = req.header("x-signature", hmac_hex(SECRET.as_bytes(), &body));
+            req = req.header("x-signature", hmac_sha256_hex(SECRET.as_bytes(), &body));
         }
         req.body(body)
     })
@@ -883,17 +884,17 @@ impl Targets {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("bench/ has a parent").to_path_buf();
+    let repo = hookgate_tests::repo_root();
     let bin = gateway::locate_binary(&repo, cli.opts.gateway_bin.clone(), !cli.opts.no_build)?;
-    let dist = repo.join("guest-examples").join("dist");
-    let compile_cache = repo.join("target").join("hookgate-compile-cache");
+    let dist = hookgate_tests::components_dir();
+    let compile_cache = hookgate_tests::compile_cache_dir();
     let needs_components = matches!(cli.section, Section::All | Section::Auth | Section::Wasm | Section::E2e | Section::Growth | Section::Resources);
     if needs_components && !dist.join("hmac-auth.wasm").is_file() {
         bail!("{}/hmac-auth.wasm is missing: run `bash guest-examples/build.sh` first", dist.display());
     }
     let client = net::client();
     let ctx = Ctx {
-        launcher: Launcher { bin: bin.clone(), token: format!("bench-{}", std::process::id()), compile_cache: compile_cache.clone() },
+        launcher: Launcher { bin: bin.clone(), token: format!("bench-{}", std::process::id()) },
         rx: Receiver::start().await?,
         null_addr: net::null_server().await?,
         tmp: tempfile::Builder::new().prefix("hookgate-bench-").tempdir()?,

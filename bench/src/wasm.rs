@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use hookgate::runtime::{GuestLimits, GuestMessage, IncomingRequest, OutgoingRequest, Prepared, Runtime, TransformResult};
+use hookgate_tests::hmac_sha256_hex;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::net::{adobe_body, hmac_hex};
+use crate::net::adobe_body;
 use crate::stats::{factor, pct_ns, us, Row, Table};
 
 /// Samples, sorted, in nanoseconds.
@@ -162,7 +163,7 @@ pub fn run(dist: &Path, cache_dir: &Path, iterations: usize) -> Result<WasmResul
     if let Ok(wasm) = std::fs::read(dist.join("hmac-auth.wasm")) {
         let (prepared, _) = prepare(&runtime, &wasm, cache_dir)?;
         let secret = "bench-secret";
-        let signature = hmac_hex(secret.as_bytes(), &body);
+        let signature = hmac_sha256_hex(secret.as_bytes(), &body);
         let request = IncomingRequest {
             method: "POST".into(),
             path: format!("/v1/events/{}", crate::net::EVENT_NAME),
@@ -179,7 +180,7 @@ pub fn run(dist: &Path, cache_dir: &Path, iterations: usize) -> Result<WasmResul
         };
         let native_hmac = sample(1000, iterations * 10, budget, || {
             let sig = request.headers.iter().find(|(k, _)| k == "x-signature").map(|(_, v)| v.as_str()).unwrap_or("");
-            if hmac_hex(secret.as_bytes(), &request.body) == sig {
+            if hmac_sha256_hex(secret.as_bytes(), &request.body) == sig {
                 Ok(())
             } else {
                 Err(anyhow!("native hmac mismatch"))
