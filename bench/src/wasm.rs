@@ -1,7 +1,7 @@
 //! Section 3: what one guest call costs (fresh sandbox, instantiate, call), measured with the
 //! gateway's own runtime in this process, beside the same logic as a native Rust function.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -97,8 +97,8 @@ fn prepare(runtime: &Runtime, wasm: &[u8], cache_dir: &Path) -> Result<(Prepared
 
 pub struct WasmResult {
     pub table: Table,
-    /// Median of the Rust transformer, µs.
-    pub rust_median_us: Option<f64>,
+    /// Median of each transformer by its language ("Rust", "JavaScript", "Python"), µs.
+    pub medians_us: HashMap<&'static str, f64>,
 }
 
 pub fn run(dist: &Path, cache_dir: &Path, iterations: usize) -> Result<WasmResult> {
@@ -127,7 +127,7 @@ pub fn run(dist: &Path, cache_dir: &Path, iterations: usize) -> Result<WasmResul
     // The native output, to check that the guests do the same thing.
     let expected: Value = serde_json::from_slice(&native_adobe_to_json(&message, draft.clone()).map_err(|e| anyhow!(e))?.body)?;
 
-    let mut rust_median_us = None;
+    let mut medians_us = HashMap::new();
     for (name, lang) in [("adobe-to-json", "Rust"), ("js-adobe-to-json", "JavaScript"), ("py-adobe-to-json", "Python")] {
         let path = dist.join(format!("{name}.wasm"));
         let Ok(wasm) = std::fs::read(&path) else {
@@ -152,9 +152,7 @@ pub fn run(dist: &Path, cache_dir: &Path, iterations: usize) -> Result<WasmResul
             other => return Err(anyhow!("{name} did not send: {other:?}")),
         }
         let s = sample(20, iterations, budget, || call().map(drop))?;
-        if lang == "Rust" {
-            rust_median_us = Some(s.median_us());
-        }
+        medians_us.insert(lang, s.median_us());
         median_and_p99(&mut table, &format!("`{name}` ({lang})"), &s, &native, "native Rust fn, same logic");
         table.note(format!("{name}: {} calls; compiled code {source}", s.0.len()));
     }
@@ -194,5 +192,5 @@ pub fn run(dist: &Path, cache_dir: &Path, iterations: usize) -> Result<WasmResul
          `Runtime::transform` / `authenticate`); native baseline: {} calls",
         native.0.len()
     ));
-    Ok(WasmResult { table, rust_median_us })
+    Ok(WasmResult { table, medians_us })
 }

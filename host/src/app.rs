@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+use crate::guests::GuestThreads;
 use crate::runtime::{self, Registry, Runtime};
 use crate::settings::Settings;
 use crate::store::{self, Store};
@@ -18,8 +19,9 @@ pub struct App {
     pub queue_changed: Notify,
     pub admin_tokens: Vec<AdminToken>,
     pub metrics: metrics::Metrics,
-    /// Free places in the runtime's instance pool for hot-path guest calls.
+    /// Places for guest calls, running or queued: callers beyond them wait.
     pub guest_slots: Arc<tokio::sync::Semaphore>,
+    pub guest_threads: GuestThreads,
     /// Each target's admission on this node (in-flight cap, rate limit, circuit breaker):
     /// the dispatcher's, read by the admin API.
     pub gates: Arc<delivery::gate::Gates>,
@@ -53,6 +55,8 @@ pub enum StartError {
     Runtime(#[from] runtime::RuntimeError),
     #[error("{0}")]
     Delivery(String),
+    #[error("cannot start the guest threads: {0}")]
+    GuestThreads(std::io::Error),
 }
 
 impl App {
@@ -61,6 +65,8 @@ impl App {
     pub async fn open(settings: Settings, admin_tokens: Vec<AdminToken>) -> Result<Arc<App>, StartError> {
         let store = store::open(&settings.store, &settings.store_options()).await?;
         let runtime = Runtime::new(settings.guest_limits.clone())?;
+        let guest_threads = GuestThreads::start(settings.guest_concurrency.clamp(1, runtime::MAX_CONCURRENT_CALLS))
+            .map_err(StartError::GuestThreads)?;
         Ok(Arc::new(App {
             components: Registry::new(runtime, store.clone(), settings.compile_cache.clone()),
             store,
@@ -69,6 +75,7 @@ impl App {
             admin_tokens,
             metrics: metrics::Metrics::default(),
             guest_slots: Arc::new(tokio::sync::Semaphore::new(runtime::MAX_CONCURRENT_CALLS)),
+            guest_threads,
             gates: Arc::default(),
         }))
     }

@@ -298,6 +298,10 @@ struct ServeArgs {
     /// Delivery attempts in flight at once.
     #[arg(long, default_value_t = 64)]
     delivery_concurrency: usize,
+    /// Threads that run guest calls (more calls wait their turn) [default: twice the number of
+    /// cores].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=96))]
+    guest_concurrency: Option<u16>,
     /// Seconds a shutdown waits for attempts in flight.
     #[arg(long, default_value_t = 10)]
     shutdown_grace_s: u64,
@@ -528,6 +532,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.max_request_bytes = args.max_request_kb << 10;
     settings.cache_bytes = args.cache_mb << 20;
     settings.delivery_concurrency = args.delivery_concurrency;
+    if let Some(n) = args.guest_concurrency {
+        settings.guest_concurrency = n.into();
+    }
     settings.shutdown_grace = Duration::from_secs(args.shutdown_grace_s);
     settings.compile_cache = args.compile_cache;
     settings.egress.allowed = args.allow_target_net;
@@ -555,6 +562,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("restored {entries} entries from {} into {}", backup.display(), args.data_dir.display());
     }
     let (store, node) = (settings.store.describe(), settings.node_id.clone());
+    return_memory_after_bursts();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let app = App::open(settings, tokens).await?;
@@ -707,3 +715,25 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutting down: no new requests, finishing attempts in flight");
 }
+
+/// glibc gives each thread that contends for the heap an arena of its own (up to eight per
+/// core) and returns freed memory to the system only from the top of the main one, so the
+/// memory of a burst stayed with the process (a soak grew to 408 MiB and stayed). Two arenas
+/// per core, and a trim every few seconds, hand it back; BENCHMARKS.md has the figures.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_memory_after_bursts() {
+    const TRIM_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // SAFETY: mallopt and malloc_trim only change and tidy the allocator's own state.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, (2 * cores) as libc::c_int) };
+    let trimmer = std::thread::Builder::new().name("hookgate-trim".into()).spawn(|| loop {
+        std::thread::sleep(TRIM_EVERY);
+        unsafe { libc::malloc_trim(0) };
+    });
+    if let Err(e) = trimmer {
+        tracing::warn!("cannot start the memory trimmer: {e}");
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_memory_after_bursts() {}

@@ -22,6 +22,8 @@ pub struct Settings {
     pub cache_bytes: u64,
     /// Attempts in flight at once, all targets together.
     pub delivery_concurrency: usize,
+    /// Threads that run guest calls; more calls wait their turn.
+    pub guest_concurrency: usize,
     /// How long a shutdown waits for attempts in flight.
     pub shutdown_grace: Duration,
     /// A directory of compiled components shared between data directories.
@@ -58,6 +60,7 @@ impl Settings {
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             cache_bytes: 64 << 20,
             delivery_concurrency: 64,
+            guest_concurrency: default_guest_concurrency(),
             shutdown_grace: Duration::from_secs(10),
             compile_cache: None,
             egress: EgressPolicy::default(),
@@ -82,6 +85,13 @@ impl Settings {
 
 /// The host's name and the process id: unique among the nodes running now, and telling
 /// an operator where to look.
+/// Two guest threads per core: a guest only computes (it has no I/O), so many more only take
+/// turns on the cores; two keep a core busy while the other thread hands a result back, and
+/// leave room beside a guest that spends its whole time budget (measured in BENCHMARKS.md).
+pub fn default_guest_concurrency() -> usize {
+    2 * std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
 pub fn default_node_id() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
