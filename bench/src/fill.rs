@@ -17,8 +17,8 @@ use serde_json::json;
 
 use crate::net::adobe_body;
 
-/// The page cache the gateway uses (`Settings::new`: 64 MiB).
-const CACHE_BYTES: u64 = 64 << 20;
+/// The page cache the gateway uses by default.
+const CACHE_BYTES: u64 = hookgate::settings::DEFAULT_CACHE_MB << 20;
 
 /// Appends in flight at once: enough to keep the store's writer applying full batches
 /// while the previous ones sync.

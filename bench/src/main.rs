@@ -631,8 +631,8 @@ fn resources_table(plain: &CapacityRun, transformed: &CapacityRun, memory: &Memo
     ));
     t.note("CPU = utime + stime from /proc/<pid>/stat over the window from the first firing to the last receipt; RSS from /proc/<pid>/status");
     t.note(format!(
-        "memory run: {} messages fired at 64 connections, {} delivered, no transformer, default flags (64 MiB page cache)",
-        memory.messages, memory.delivered
+        "memory run: {} messages fired at 64 connections, {} delivered, no transformer, default flags ({} MiB page cache)",
+        memory.messages, memory.delivered, hookgate::settings::DEFAULT_CACHE_MB
     ));
     t
 }
@@ -843,7 +843,7 @@ async fn growth(ctx: &Ctx) -> Result<Growth> {
         empty_size as f64 / 1048576.0,
         mib(after_start.rss_kb)
     ));
-    t.note("sled page cache: 64 MiB (the default of `hookgate serve --cache-mb`)");
+    t.note(format!("sled page cache: {} MiB (the default of `hookgate serve --cache-mb`)", hookgate::settings::DEFAULT_CACHE_MB));
 
     eprintln!("[bench] 5. restart with 20 components");
     let with = restart(ctx, true).await?;
