@@ -102,3 +102,46 @@ impl App {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{mpsc, Arc, Barrier};
+    use std::time::Duration;
+
+    use super::GuestThreads;
+
+    #[test]
+    fn calls_run_side_by_side_and_a_panic_fails_only_its_own_call() {
+        let threads = GuestThreads::start(2).unwrap();
+        // Two calls that each wait for the other: they finish only if both run at once.
+        let both = Arc::new(Barrier::new(2));
+        let (done, finished) = mpsc::channel();
+        for _ in 0..2 {
+            let (both, done) = (both.clone(), done.clone());
+            assert!(threads.run(Box::new(move || {
+                both.wait();
+                done.send(()).unwrap();
+            })));
+        }
+        for _ in 0..2 {
+            finished.recv_timeout(Duration::from_secs(10)).expect("both calls ran at once");
+        }
+        // Panics on every thread; then each thread still takes calls.
+        for _ in 0..2 {
+            assert!(threads.run(Box::new(|| panic!("a host-side failure in one call"))));
+        }
+        let ran = Arc::new(AtomicUsize::new(0));
+        for _ in 0..4 {
+            let (ran, done) = (ran.clone(), done.clone());
+            assert!(threads.run(Box::new(move || {
+                ran.fetch_add(1, Ordering::SeqCst);
+                done.send(()).unwrap();
+            })));
+        }
+        for _ in 0..4 {
+            finished.recv_timeout(Duration::from_secs(10)).expect("the threads outlived the panics");
+        }
+        assert_eq!(ran.load(Ordering::SeqCst), 4);
+    }
+}
