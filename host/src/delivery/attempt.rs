@@ -21,7 +21,6 @@ use crate::App;
 /// How much of a response the gateway reads: enough for the criteria, the condition
 /// component and the log, never an unbounded body.
 const MAX_RESPONSE_BYTES: usize = 1 << 20;
-const EXCERPT_CHARS: usize = 1024;
 
 /// What an attempt decided.
 #[derive(Debug)]
@@ -202,7 +201,7 @@ async fn deliver(app: &Arc<App>, client: &reqwest::Client, ctx: &Context, attemp
         Err(error) => return Outcome::Retry { error, after: None },
     };
     trace.status_code = Some(response.status);
-    trace.response_excerpt = Some(excerpt(&response.body));
+    trace.response_excerpt = Some(request::excerpt(&response.body));
     evaluate(app, ctx, request, response, attempt, trace).instrument(tracing::info_span!("evaluate")).await
 }
 
@@ -354,8 +353,4 @@ async fn evaluate(
         Ok(Verdict::Fail(reason)) => Outcome::Failed(ErrorInfo::new(FailureCode::ConditionFailed, reason)),
         Err(e) => Outcome::Failed(ErrorInfo::new(e.code(), e.to_string())),
     }
-}
-
-fn excerpt(body: &[u8]) -> String {
-    String::from_utf8_lossy(body).chars().take(EXCERPT_CHARS).collect()
 }

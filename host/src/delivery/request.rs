@@ -164,6 +164,13 @@ fn is_secret_header(name: &str) -> bool {
         || ["token", "secret", "key", "signature", "password"].iter().any(|s| name.contains(s))
 }
 
+/// The first `EXCERPT_CHARS` characters of a body, for the log. Only the bytes that can hold
+/// them are decoded (a character is at most 4 bytes), not a body of megabytes per attempt.
+pub fn excerpt(body: &[u8]) -> String {
+    let prefix = &body[..body.len().min(4 * EXCERPT_CHARS)];
+    String::from_utf8_lossy(prefix).chars().take(EXCERPT_CHARS).collect()
+}
+
 /// The log's view of `request`: credential headers hidden, and every config value of the
 /// target and its components (as given and as it looks in a URL) replaced by `***`.
 pub fn for_log(request: &OutgoingRequest, target: &TargetConfig) -> SentRequest {
@@ -177,7 +184,7 @@ pub fn for_log(request: &OutgoingRequest, target: &TargetConfig) -> SentRequest 
             .iter()
             .map(|(k, v)| (k.clone(), if is_secret_header(k) { MASK.to_string() } else { mask(v) }))
             .collect(),
-        body_excerpt: mask(&String::from_utf8_lossy(&request.body).chars().take(EXCERPT_CHARS).collect::<String>()),
+        body_excerpt: mask(&excerpt(&request.body)),
     }
 }
 
@@ -205,6 +212,25 @@ mod tests {
     use super::*;
     use crate::model::HttpMethod;
     use serde_json::json;
+
+    #[test]
+    fn an_excerpt_is_the_first_characters_of_the_whole_body_decoded() {
+        let whole = |body: &[u8]| -> String { String::from_utf8_lossy(body).chars().take(EXCERPT_CHARS).collect() };
+        let one_then_four: Vec<u8> = [b"a".to_vec(), "\u{1F600}".repeat(2 * EXCERPT_CHARS).into_bytes()].concat();
+        let invalid: Vec<u8> = [vec![0xff; 10], "é".repeat(3 * EXCERPT_CHARS).into_bytes()].concat();
+        let bodies: [Vec<u8>; 5] = [
+            b"short".to_vec(),
+            vec![b'x'; 5 * EXCERPT_CHARS],
+            "\u{1F600}".repeat(3 * EXCERPT_CHARS).into_bytes(),
+            one_then_four,
+            invalid,
+        ];
+        for body in &bodies {
+            let got = excerpt(body);
+            assert_eq!(got, whole(body));
+            assert!(!got.contains('\u{FFFD}') || body.starts_with(&[0xff]), "no character cut in two");
+        }
+    }
 
     const MAX: usize = 4 << 20;
 
