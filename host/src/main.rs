@@ -291,8 +291,9 @@ struct ServeArgs {
     /// transformer (a larger one fails with `request_too_large`).
     #[arg(long, default_value_t = 4096)]
     max_request_kb: usize,
-    /// Page cache of the store, in MiB. The gateway's memory is this, plus sled's per-page
-    /// index (about 60 bytes per stored message), plus the pending deliveries' queue index.
+    /// Page cache of the store, in MiB. The gateway's memory is about this, plus sled's page
+    /// table and index (measured near 300 bytes per stored message), plus the pending
+    /// deliveries' queue index.
     #[arg(long, env = "HOOKGATE_CACHE_MB", default_value_t = hookgate::settings::DEFAULT_CACHE_MB)]
     cache_mb: u64,
     /// Delivery attempts in flight at once.
