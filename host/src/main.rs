@@ -301,7 +301,7 @@ struct ServeArgs {
     delivery_concurrency: usize,
     /// Threads that run guest calls (more calls wait their turn) [default: twice the number of
     /// cores].
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=96))]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=hookgate::runtime::MAX_CONCURRENT_CALLS as i64))]
     guest_concurrency: Option<u16>,
     /// Seconds a shutdown waits for attempts in flight.
     #[arg(long, default_value_t = 10)]
@@ -607,7 +607,7 @@ fn backup(data_dir: &Path, out: &Path, url: Option<String>, token: Option<String
             Ok(store) => {
                 let entries = store.backup(&mut file)?;
                 store.close().await?;
-                Ok((entries, "the store"))
+                Ok((Some(entries), "the store"))
             }
             Err(offline) => {
                 // Most likely a gateway holds the store: ask it.
@@ -636,7 +636,8 @@ fn backup(data_dir: &Path, out: &Path, url: Option<String>, token: Option<String
                 while let Some(chunk) = response.chunk().await? {
                     file.write_all(&chunk)?;
                 }
-                Ok((0, "the gateway"))
+                // The gateway counts the entries in its own log.
+                Ok((None, "the gateway"))
             }
         }
     });
@@ -650,8 +651,8 @@ fn backup(data_dir: &Path, out: &Path, url: Option<String>, token: Option<String
     file.sync_all()?;
     std::fs::rename(&partial, out).with_context(|| format!("cannot write {}", out.display()))?;
     match entries {
-        0 => println!("backed up {} (from {from}) into {}", data_dir.display(), out.display()),
-        n => println!("backed up {} ({n} entries, from {from}) into {}", data_dir.display(), out.display()),
+        Some(n) => println!("backed up {} ({n} entries, from {from}) into {}", data_dir.display(), out.display()),
+        None => println!("backed up {} (from {from}) into {}", data_dir.display(), out.display()),
     }
     Ok(())
 }

@@ -88,15 +88,15 @@ impl Settings {
     }
 }
 
-/// The host's name and the process id: unique among the nodes running now, and telling
-/// an operator where to look.
 /// Two guest threads per core: a guest only computes (it has no I/O), so many more only take
 /// turns on the cores; two keep a core busy while the other thread hands a result back, and
 /// leave room beside a guest that spends its whole time budget (measured in BENCHMARKS.md).
-pub fn default_guest_concurrency() -> usize {
+fn default_guest_concurrency() -> usize {
     2 * std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
+/// The host's name and the process id: unique among the nodes running now, and telling
+/// an operator where to look.
 pub fn default_node_id() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()

@@ -130,7 +130,8 @@ pub async fn load(app: &App, delivery: &DeliveryRecord) -> Result<Context, Error
         .event(&message.event_id)
         .and_then(|event| event.target(&delivery.target).cloned())
         .ok_or_else(|| {
-            ErrorInfo::new(FailureCode::TargetRemoved,
+            ErrorInfo::new(
+                FailureCode::TargetRemoved,
                 format!("event `{}` no longer has a target `{}`", message.event_id, delivery.target),
             )
         })?;
@@ -214,7 +215,8 @@ pub(super) fn check_url(url: &str, allow_http: bool, egress: &EgressPolicy) -> R
         "https" => {}
         "http" if allow_http => {}
         scheme => {
-            return Err(ErrorInfo::new(FailureCode::InsecureUrl,
+            return Err(ErrorInfo::new(
+                FailureCode::InsecureUrl,
                 format!("refusing to send to a {scheme}:// URL; only https is allowed (see --allow-http)"),
             ))
         }

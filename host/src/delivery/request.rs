@@ -117,7 +117,8 @@ impl Budget {
 }
 
 fn too_large(part: Part, max_bytes: usize) -> ErrorInfo {
-    ErrorInfo::new(FailureCode::RequestTooLarge,
+    ErrorInfo::new(
+        FailureCode::RequestTooLarge,
         format!(
             "the request's {} took it past {} KiB, the most the gateway sends (--max-request-kb)",
             part.name(),
@@ -130,7 +131,8 @@ fn too_large(part: Part, max_bytes: usize) -> ErrorInfo {
 /// the gateway alone may set.
 pub fn check(request: &OutgoingRequest, max_bytes: usize) -> Result<(), ErrorInfo> {
     if let Some((name, _)) = request.headers.iter().find(|(name, _)| is_framing_header(name)) {
-        return Err(ErrorInfo::new(FailureCode::ForbiddenHeader,
+        return Err(ErrorInfo::new(
+            FailureCode::ForbiddenHeader,
             format!("the request sets `{name}`, a framing or hop-by-hop header that only the gateway sets"),
         ));
     }

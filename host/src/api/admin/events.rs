@@ -225,10 +225,10 @@ async fn remove(State(app): State<Arc<App>>, Api(Path(event_id)): Api<Path<Strin
     }
 }
 
-/// An event config from a JSON object (serde alone would also take an array, field by
-/// field), with the path of a field that does not fit.
-/// The configuration in a request's body. The `id` an event is read back with may come
-/// along (a config read, edited and put back), as long as it is the path's.
+/// The event config in a request's body: a JSON object (serde alone would also take an
+/// array, field by field), refused with the path of a field that does not fit. The `id` an
+/// event is read back with may come along (a config read, edited and put back), as long as
+/// it is the path's.
 fn event_config(event_id: &str, mut object: serde_json::Map<String, Value>) -> Result<EventConfig, ApiError> {
     match object.remove("id") {
         Some(Value::String(id)) if id == event_id => {}
