@@ -169,24 +169,27 @@ fn is_secret_header(name: &str) -> bool {
 /// The first `EXCERPT_CHARS` characters of a body, for the log. Only the bytes that can hold
 /// them are decoded (a character is at most 4 bytes), not a body of megabytes per attempt.
 pub fn excerpt(body: &[u8]) -> String {
-    let prefix = &body[..body.len().min(4 * EXCERPT_CHARS)];
-    String::from_utf8_lossy(prefix).chars().take(EXCERPT_CHARS).collect()
+    let prefix = String::from_utf8_lossy(&body[..body.len().min(4 * EXCERPT_CHARS)]);
+    match prefix.char_indices().nth(EXCERPT_CHARS) {
+        Some((end, _)) => prefix[..end].to_string(),
+        None => prefix.into_owned(),
+    }
 }
 
 /// The log's view of `request`: credential headers hidden, and every config value of the
 /// target and its components (as given and as it looks in a URL) replaced by `***`.
 pub fn for_log(request: &OutgoingRequest, target: &TargetConfig) -> SentRequest {
     let secrets = secrets_of(target);
-    let mask = |text: &str| secrets.iter().fold(text.to_string(), |acc, s| acc.replace(s.as_str(), MASK));
+    let mask = |text: String| secrets.iter().fold(text, |acc, s| if acc.contains(s.as_str()) { acc.replace(s.as_str(), MASK) } else { acc });
     SentRequest {
         method: request.method.clone(),
-        url: mask(&crate::secrets::mask_userinfo(&request.url)),
+        url: mask(crate::secrets::mask_userinfo(&request.url)),
         headers: request
             .headers
             .iter()
-            .map(|(k, v)| (k.clone(), if is_secret_header(k) { MASK.to_string() } else { mask(v) }))
+            .map(|(k, v)| (k.clone(), if is_secret_header(k) { MASK.to_string() } else { mask(v.clone()) }))
             .collect(),
-        body_excerpt: mask(&excerpt(&request.body)),
+        body_excerpt: mask(excerpt(&request.body)),
     }
 }
 
