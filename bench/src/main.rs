@@ -100,6 +100,11 @@ struct Opts {
     /// Guest calls measured per component in section 3.
     #[arg(long, global = true, default_value_t = 3000)]
     iterations: usize,
+    /// Section 3 also measures each component against the file of the same name in this
+    /// directory (another build of it), in alternating blocks of calls in one process: how
+    /// to compare two builds of a guest on a machine whose speed drifts.
+    #[arg(long, global = true, value_name = "DIR")]
+    against: Option<PathBuf>,
     /// Do not run `cargo build --release -p hookgate` before starting.
     #[arg(long, global = true)]
     no_build: bool,
@@ -998,8 +1003,8 @@ async fn main() -> Result<()> {
     }
     if matches!(s, Section::All | Section::Wasm) {
         eprintln!("[bench] 3. WASM cost per call");
-        let (dist, cache, n) = (ctx.dist.clone(), ctx.compile_cache.clone(), ctx.opts.iterations);
-        let w = tokio::task::spawn_blocking(move || wasm::run(&dist, &cache, n)).await??;
+        let (dist, cache, n, against) = (ctx.dist.clone(), ctx.compile_cache.clone(), ctx.opts.iterations, ctx.opts.against.clone());
+        let w = tokio::task::spawn_blocking(move || wasm::run(&dist, &cache, n, against.as_deref())).await??;
         show(&w.table);
         for (lang, goal_us) in [("Rust", 15.0), ("JavaScript", 300.0), ("Python", 500.0)] {
             if let Some(&m) = w.medians_us.get(lang) {

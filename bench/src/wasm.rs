@@ -50,6 +50,56 @@ fn sample(warmup: usize, max: usize, budget: Duration, mut f: impl FnMut() -> Re
     Ok(Samples(ns))
 }
 
+/// Blocks of calls to `measured` and to `baseline` in turn (each block long enough to keep a
+/// component's pool slot warm), `iterations` calls of each in all: both see the same
+/// drift of a shared machine.
+fn sample_alternating(iterations: usize, mut measured: impl FnMut() -> Result<()>, mut baseline: impl FnMut() -> Result<()>) -> Result<(Samples, Samples)> {
+    const BLOCKS: usize = 10;
+    let per_block = iterations.div_ceil(BLOCKS);
+    let block = |f: &mut dyn FnMut() -> Result<()>, ns: &mut Vec<u64>| -> Result<()> {
+        f()?; // the first call after the other component's block is a cold one: not counted
+        for _ in 0..per_block {
+            let t = Instant::now();
+            f()?;
+            ns.push(t.elapsed().as_nanos() as u64);
+        }
+        Ok(())
+    };
+    let (mut m, mut b) = (Vec::with_capacity(iterations), Vec::with_capacity(iterations));
+    for _ in 0..BLOCKS {
+        block(&mut measured, &mut m)?;
+        block(&mut baseline, &mut b)?;
+    }
+    m.sort_unstable();
+    b.sort_unstable();
+    Ok((Samples(m), Samples(b)))
+}
+
+/// With `--against DIR` holding a build of `name`: the rows of `prepared` against that build,
+/// blocks of calls alternated.
+#[allow(clippy::too_many_arguments)]
+fn against_rows(
+    table: &mut Table,
+    runtime: &Runtime,
+    cache_dir: &Path,
+    against: Option<&Path>,
+    name: &str,
+    iterations: usize,
+    prepared: &Prepared,
+    call: impl Fn(&Prepared) -> Result<()>,
+) -> Result<()> {
+    let Some(dir) = against else { return Ok(()) };
+    let Ok(wasm) = std::fs::read(dir.join(format!("{name}.wasm"))) else {
+        table.note(format!("{name}: no build of it in {}", dir.display()));
+        return Ok(());
+    };
+    let (other, _) = prepare(runtime, &wasm, cache_dir).with_context(|| format!("{name} in {}", dir.display()))?;
+    let (measured, baseline) = sample_alternating(iterations, || call(prepared), || call(&other))?;
+    let label = format!("`{name}`, against {}", dir.display());
+    median_and_p99(table, &label, &measured, &baseline, "the same component from --against, blocks of calls alternated");
+    Ok(())
+}
+
 #[derive(Deserialize)]
 struct Envelope {
     data: Data,
@@ -101,7 +151,7 @@ pub struct WasmResult {
     pub medians_us: HashMap<&'static str, f64>,
 }
 
-pub fn run(dist: &Path, cache_dir: &Path, iterations: usize) -> Result<WasmResult> {
+pub fn run(dist: &Path, cache_dir: &Path, iterations: usize, against: Option<&Path>) -> Result<WasmResult> {
     let runtime = Runtime::new(GuestLimits::default()).map_err(|e| anyhow!("{e}"))?;
     let body = adobe_body(1, 1024).to_vec();
     let message = GuestMessage {
@@ -138,10 +188,11 @@ pub fn run(dist: &Path, cache_dir: &Path, iterations: usize) -> Result<WasmResul
             continue;
         };
         let (prepared, source) = prepare(&runtime, &wasm, cache_dir).with_context(|| format!("{name}"))?;
-        let call = || -> Result<TransformResult> {
-            let call = runtime.transform(&prepared, BTreeMap::new(), &message, &draft);
+        let call_of = |prepared: &Prepared| -> Result<TransformResult> {
+            let call = runtime.transform(prepared, BTreeMap::new(), &message, &draft);
             call.result.map_err(|e| anyhow!("{name}: {e}"))
         };
+        let call = || call_of(&prepared);
         match call()? {
             TransformResult::Send(out) => {
                 let got: Value = serde_json::from_slice(&out.body).context("transformer output is not JSON")?;
@@ -155,6 +206,7 @@ pub fn run(dist: &Path, cache_dir: &Path, iterations: usize) -> Result<WasmResul
         medians_us.insert(lang, s.median_us());
         median_and_p99(&mut table, &format!("`{name}` ({lang})"), &s, &native, "native Rust fn, same logic");
         table.note(format!("{name}: {} calls; compiled code {source}", s.0.len()));
+        against_rows(&mut table, &runtime, cache_dir, against, name, iterations, &prepared, |p| call_of(p).map(drop))?;
     }
 
     // The authenticator of section 2, for the same reading of its cost.
@@ -170,12 +222,13 @@ pub fn run(dist: &Path, cache_dir: &Path, iterations: usize) -> Result<WasmResul
             body: body.clone(),
         };
         let config: BTreeMap<String, Value> = [("secret".to_string(), Value::String(secret.into()))].into();
-        let call = || -> Result<()> {
-            match runtime.authenticate(&prepared, config.clone(), &request).result {
+        let call_of = |prepared: &Prepared| -> Result<()> {
+            match runtime.authenticate(prepared, config.clone(), &request).result {
                 Ok(hookgate::runtime::AuthDecision::Allow) => Ok(()),
                 other => Err(anyhow!("hmac-auth did not allow: {other:?}")),
             }
         };
+        let call = || call_of(&prepared);
         let native_hmac = sample(1000, iterations * 10, budget, || {
             let sig = request.headers.iter().find(|(k, _)| k == "x-signature").map(|(_, v)| v.as_str()).unwrap_or("");
             if hmac_sha256_hex(secret.as_bytes(), &request.body) == sig {
@@ -186,6 +239,7 @@ pub fn run(dist: &Path, cache_dir: &Path, iterations: usize) -> Result<WasmResul
         })?;
         let s = sample(20, iterations, budget, call)?;
         median_and_p99(&mut table, "`hmac-auth` (Rust authenticator)", &s, &native_hmac, "native HMAC-SHA256 check");
+        against_rows(&mut table, &runtime, cache_dir, against, "hmac-auth", iterations, &prepared, call_of)?;
     }
     table.note(format!(
         "one thread, `hookgate::runtime::Runtime` with `GuestLimits::default()` (the gateway's code path: \
