@@ -75,31 +75,6 @@ fn sample_alternating(iterations: usize, mut measured: impl FnMut() -> Result<()
     Ok((Samples(m), Samples(b)))
 }
 
-/// With `--against DIR` holding a build of `name`: the rows of `prepared` against that build,
-/// blocks of calls alternated.
-#[allow(clippy::too_many_arguments)]
-fn against_rows(
-    table: &mut Table,
-    runtime: &Runtime,
-    cache_dir: &Path,
-    against: Option<&Path>,
-    name: &str,
-    iterations: usize,
-    prepared: &Prepared,
-    call: impl Fn(&Prepared) -> Result<()>,
-) -> Result<()> {
-    let Some(dir) = against else { return Ok(()) };
-    let Ok(wasm) = std::fs::read(dir.join(format!("{name}.wasm"))) else {
-        table.note(format!("{name}: no build of it in {}", dir.display()));
-        return Ok(());
-    };
-    let (other, _) = prepare(runtime, &wasm, cache_dir).with_context(|| format!("{name} in {}", dir.display()))?;
-    let (measured, baseline) = sample_alternating(iterations, || call(prepared), || call(&other))?;
-    let label = format!("`{name}`, against {}", dir.display());
-    median_and_p99(table, &label, &measured, &baseline, "the same component from --against, blocks of calls alternated");
-    Ok(())
-}
-
 #[derive(Deserialize)]
 struct Envelope {
     data: Data,
@@ -170,6 +145,20 @@ pub fn run(dist: &Path, cache_dir: &Path, iterations: usize, against: Option<&Pa
     };
     let budget = Duration::from_secs(5);
     let mut table = Table::new("3. WASM cost per call (fresh sandbox + instantiate + call, 1 KiB message, in process)");
+    // With `--against DIR` holding a build of `name`: the rows of `prepared` against that
+    // build, blocks of calls alternated.
+    let against_rows = |table: &mut Table, name: &str, prepared: &Prepared, call: &dyn Fn(&Prepared) -> Result<()>| -> Result<()> {
+        let Some(dir) = against else { return Ok(()) };
+        let Ok(wasm) = std::fs::read(dir.join(format!("{name}.wasm"))) else {
+            table.note(format!("{name}: no build of it in {}", dir.display()));
+            return Ok(());
+        };
+        let (other, _) = prepare(&runtime, &wasm, cache_dir).with_context(|| format!("{name} in {}", dir.display()))?;
+        let (measured, baseline) = sample_alternating(iterations, || call(prepared), || call(&other))?;
+        let label = format!("`{name}`, against {}", dir.display());
+        median_and_p99(table, &label, &measured, &baseline, "the same component from --against, blocks of calls alternated");
+        Ok(())
+    };
 
     let native = sample(1000, iterations * 10, budget, || {
         native_adobe_to_json(&message, draft.clone()).map(drop).map_err(|e| anyhow!(e))
@@ -206,7 +195,7 @@ pub fn run(dist: &Path, cache_dir: &Path, iterations: usize, against: Option<&Pa
         medians_us.insert(lang, s.median_us());
         median_and_p99(&mut table, &format!("`{name}` ({lang})"), &s, &native, "native Rust fn, same logic");
         table.note(format!("{name}: {} calls; compiled code {source}", s.0.len()));
-        against_rows(&mut table, &runtime, cache_dir, against, name, iterations, &prepared, |p| call_of(p).map(drop))?;
+        against_rows(&mut table, name, &prepared, &|p| call_of(p).map(drop))?;
     }
 
     // The authenticator of section 2, for the same reading of its cost.
@@ -239,7 +228,7 @@ pub fn run(dist: &Path, cache_dir: &Path, iterations: usize, against: Option<&Pa
         })?;
         let s = sample(20, iterations, budget, call)?;
         median_and_p99(&mut table, "`hmac-auth` (Rust authenticator)", &s, &native_hmac, "native HMAC-SHA256 check");
-        against_rows(&mut table, &runtime, cache_dir, against, "hmac-auth", iterations, &prepared, call_of)?;
+        against_rows(&mut table, "hmac-auth", &prepared, &call_of)?;
     }
     table.note(format!(
         "one thread, `hookgate::runtime::Runtime` with `GuestLimits::default()` (the gateway's code path: \
