@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
+use hookgate::model::DEFAULT_MAX_IN_FLIGHT;
 use hookgate_tests::hmac_sha256_hex;
 use serde_json::{json, Value};
 
@@ -437,7 +438,7 @@ async fn capacity_window(ctx: &Ctx, gw: &Gateway, n: u64, into: &mut CapacityRun
 /// `--messages` through a gateway without and one with the transformer, in two interleaved
 /// halves (plain, transformer, plain, transformer) so that both see the same noise.
 /// Attempts in flight to the one target of the `wide` throughput run: enough that the
-/// default (8) can be seen to cap delivery, or not, beside it.
+/// default (`DEFAULT_MAX_IN_FLIGHT`) can be seen to cap delivery, or not, beside it.
 const WIDE_IN_FLIGHT: u32 = 64;
 
 /// The throughput runs, interleaved in halves: without a transformer, with adobe-to-json,
@@ -585,7 +586,7 @@ async fn e2e(ctx: &Ctx) -> Result<E2e> {
         int(wide.per_s()),
         int(plain.per_s()),
         ratio(wide.per_s(), plain.per_s()),
-        "the same run with the default max_in_flight (8)",
+        format!("the same run with the default max_in_flight ({DEFAULT_MAX_IN_FLIGHT})"),
     ));
     for r in lat_rows {
         t.row(r);
@@ -1064,7 +1065,7 @@ async fn main() -> Result<()> {
         // The default caps a fast target when more attempts in flight deliver clearly more.
         let wide = e.capacity.wide.per_s();
         targets.add(
-            &format!("one target: the default max_in_flight (8) does not cap it (>= 90% of {WIDE_IN_FLIGHT} in flight, same run)"),
+            &format!("one target: the default max_in_flight ({DEFAULT_MAX_IN_FLIGHT}) does not cap it (>= 90% of {WIDE_IN_FLIGHT} in flight, same run)"),
             format!("{} vs {} deliveries/s = {:.0}%", int(plain), int(wide), 100.0 * plain / wide.max(1e-9)),
             plain >= 0.9 * wide,
             format!("{:.0}% of {WIDE_IN_FLIGHT} in flight", 100.0 * plain / wide.max(1e-9)),

@@ -179,8 +179,14 @@ pub struct ClientTls {
     pub private_key: String,
 }
 
+/// Attempts in flight to one target unless its config says otherwise: half of the default
+/// `--delivery-concurrency`, so one slow target holds at most half the delivery workers,
+/// and a fast one is not held back (8 delivered 75-89% of what 64 in flight did,
+/// BENCHMARKS.md 2026-12-07).
+pub const DEFAULT_MAX_IN_FLIGHT: u32 = 32;
+
 fn default_max_in_flight() -> u32 {
-    8
+    DEFAULT_MAX_IN_FLIGHT
 }
 
 /// A token bucket: `burst` attempts may start at once, and it refills at `per_second`.
