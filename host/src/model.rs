@@ -181,7 +181,7 @@ pub struct ClientTls {
 
 /// Attempts in flight to one target unless its config says otherwise: half of the default
 /// `--delivery-concurrency`, so one slow target holds at most half the delivery workers,
-/// and a fast one is not held back (8 delivered 75-89% of what 64 in flight did,
+/// and a fast one is not held back (8 delivered 75-93% of what 64 in flight did,
 /// BENCHMARKS.md 2026-12-07).
 pub const DEFAULT_MAX_IN_FLIGHT: u32 = 32;
 
