@@ -16,6 +16,7 @@ mod cluster;
 mod fill;
 mod gateway;
 mod net;
+mod soak;
 mod stats;
 mod wasm;
 
@@ -66,6 +67,8 @@ enum Section {
     Cluster,
     /// 8. Ordering keys: an ordered target beside an unordered one (not in `all`).
     Ordering,
+    /// 9. Soak: RSS through --soak-messages fired at --soak-rate, read after each sixth.
+    Soak,
 }
 
 #[derive(Args, Clone)]
@@ -98,6 +101,12 @@ struct Opts {
     /// Messages of the memory run of section 6 (fired and delivered, RSS read during and after).
     #[arg(long, global = true, default_value_t = 100_000)]
     memory_messages: u64,
+    /// Messages of the soak (section 9; 0 leaves it out of `all`).
+    #[arg(long, global = true, default_value_t = 600_000)]
+    soak_messages: u64,
+    /// Offered rate of the soak, events per second.
+    #[arg(long, global = true, default_value_t = 2600)]
+    soak_rate: u32,
     /// Guest calls measured per component in section 3.
     #[arg(long, global = true, default_value_t = 3000)]
     iterations: usize,
@@ -1128,6 +1137,37 @@ async fn main() -> Result<()> {
             worst_kb <= 100 << 10,
             format!("{:.1}x the target", worst_kb as f64 / (100 << 10) as f64),
         );
+    }
+    if s == Section::Soak || (s == Section::All && ctx.opts.soak_messages > 0) {
+        let soak = soak::run(&ctx).await?;
+        show(&soak.table);
+        let cache_kb = hookgate::settings::DEFAULT_CACHE_MB << 10;
+        let (growth, per_100k) = (soak.growth_kb(), soak.growth_per_100k_kb);
+        targets.add(
+            &format!(
+                "RSS in a {}-message soak at {}/s, default flags: flat (fitted growth over the soak within the page cache's size)",
+                int(ctx.opts.soak_messages as f64),
+                ctx.opts.soak_rate
+            ),
+            format!(
+                "+{} over the soak ({} per 100,000 stored), {} at the end, {} {} s after",
+                mib(growth.max(0.0) as u64),
+                mib(per_100k.max(0.0) as u64),
+                mib(soak.samples.last().map_or(0, |x| x.rss_kb)),
+                mib(soak.after.rss_kb),
+                SETTLE.as_secs()
+            ),
+            growth <= cache_kb as f64,
+            format!("{:.1}x the cache", growth / cache_kb as f64),
+        );
+        let off = soak.after.rss_kb as f64 / soak.model_after_kb.max(1) as f64;
+        targets.add(
+            "the README's memory model matches the soak (RSS after it within 25% of the model's)",
+            format!("{} against the model's {} ({:.2}x)", mib(soak.after.rss_kb), mib(soak.model_after_kb), off),
+            (0.75..=1.25).contains(&off),
+            format!("{off:.2}x the model"),
+        );
+        tables.push(soak.table);
     }
     if s == Section::Ordering {
         let t = ordering(&ctx).await?;
