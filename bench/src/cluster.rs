@@ -1,4 +1,4 @@
-//! 7. Cluster: one gateway node against two on one PostgreSQL database, with the load split
+//! Section 7, cluster: one gateway node against two on one PostgreSQL database, with the load split
 //! over the nodes; durable ingests/s, deliveries/s, and the CPU that the nodes and PostgreSQL
 //! spend per message. On 2 cores the nodes share the CPU with PostgreSQL, the client and the
 //! receiver, so two nodes measure what a second process costs as much as what it adds.

@@ -486,7 +486,7 @@ async fn capacity_runs(ctx: &Ctx) -> Result<Capacity> {
     Ok(Capacity { plain, transformed, wide })
 }
 
-/// 8. An ordered target beside an unordered one: the same `--messages` fired at 64
+/// Section 8: an ordered target beside an unordered one: the same `--messages` fired at 64
 /// connections through a gateway whose one target is unordered, ordered with a key per
 /// message (as many lanes as messages), and ordered with one key (every delivery waits for
 /// the one before), in interleaved halves.

@@ -1,7 +1,7 @@
-//! 9. Soak: the memory of a gateway with default flags through a long run at a steady rate,
-//! read after each sixth of it and set beside the README's memory model, so that growth with
-//! the messages stored shows apart from the peak of a burst (section 6 fires as fast as the
-//! gateway takes them, and its backlog is most of its peak).
+//! Section 9, the soak: the memory of a gateway with default flags through a long run at a
+//! steady rate, read after each sixth of it and set beside the README's memory model, so that
+//! growth with the messages stored shows apart from the peak of a burst (section 6 fires as
+//! fast as the gateway takes them, and its backlog is most of its peak).
 
 use anyhow::Result;
 
