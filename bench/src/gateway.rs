@@ -84,6 +84,13 @@ impl Gateway {
         cpu_of(&format!("/proc/{}/stat", self.pid))
     }
 
+    /// Bytes the process has caused to be written to storage (`write_bytes` of
+    /// /proc/<pid>/io): the store's log, whole pages as the kernel writes them.
+    pub fn disk_written(&self) -> u64 {
+        let text = std::fs::read_to_string(format!("/proc/{}/io", self.pid)).unwrap_or_default();
+        text.lines().find_map(|l| l.strip_prefix("write_bytes:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+    }
+
     async fn admin(&self, method: reqwest::Method, path: &str, body: reqwest::Body, json: bool) -> Result<Value> {
         let mut req = self
             .client

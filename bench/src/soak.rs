@@ -86,7 +86,7 @@ pub async fn run(ctx: &Ctx) -> Result<Soak> {
     let (n, rate) = (ctx.opts.soak_messages, ctx.opts.soak_rate);
     eprintln!("[bench] 9. soak: {n} messages at {rate}/s through a gateway with default flags");
     let gw = delivery_gateway(ctx, false).await?;
-    let idle = gw.mem();
+    let (idle, written0) = (gw.mem(), gw.disk_written());
     let model = Model { idle_kb: idle.rss_kb, cache_kb: hookgate::settings::DEFAULT_CACHE_MB << 10 };
     let url = gw.url(&format!("/v1/events/{EVENT_NAME}"));
     let base = ctx.seqs(n);
@@ -112,6 +112,7 @@ pub async fn run(ctx: &Ctx) -> Result<Soak> {
         delivered += ctx.rx.take().len() as u64;
     }
     let peak_kb = gw.mem().hwm_kb;
+    let written = gw.disk_written().saturating_sub(written0);
     tokio::time::sleep(SETTLE).await;
     let after = gw.mem();
     ctx.stop(gw)?;
@@ -141,6 +142,13 @@ pub async fn run(ctx: &Ctx) -> Result<Soak> {
         model_basis,
     ));
     t.row(Row::new("gateway peak RSS (VmHWM)", mib(peak_kb), mib(idle.rss_kb), factor(peak_kb as f64, idle.rss_kb as f64), "idle after start"));
+    t.row(Row::new(
+        "written to disk per message accepted",
+        format!("{:.1} KiB", written as f64 / accepted.max(1) as f64 / 1024.0),
+        "1.0 KiB",
+        factor(written as f64, accepted as f64 * 1024.0),
+        "the body fired (write_bytes of /proc/<pid>/io over the run)",
+    ));
     let growth = growth_per_100k_kb(&samples);
     t.note(format!(
         "{} fired at {rate}/s (open loop), {} not accepted, {} delivered; first ingest error: {}",
