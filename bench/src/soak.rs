@@ -10,7 +10,7 @@ use crate::net::{open_loop, wait_receipts, EVENT_NAME};
 use crate::stats::{factor, int, mib, Row, Table};
 use crate::{delivery_gateway, seq_fire, Ctx, SETTLE};
 
-/// The README's memory model (its section "Memory"): RSS = the idle process + the page
+/// The README's memory model (its section "Memory and disk"): RSS = the idle process + the page
 /// cache (each MiB of it costs up to 1.5 MiB, as sled counts a page serialized) + sled's
 /// per-page records for every stored message (heap and what the allocator keeps of it) + the
 /// queue index for every delivery still waiting.
