@@ -1,5 +1,5 @@
-//! Section 7, cluster: one gateway node against two on one PostgreSQL database, with the load split
-//! over the nodes; durable ingests/s, deliveries/s, and the CPU that the nodes and PostgreSQL
+//! Section 7, cluster: one gateway node against two on one PostgreSQL database, with the load
+//! split over the nodes; durable ingests/s, deliveries/s, and the CPU that the nodes and PostgreSQL
 //! spend per message. On 2 cores the nodes share the CPU with PostgreSQL, the client and the
 //! receiver, so two nodes measure what a second process costs as much as what it adds.
 
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::gateway::{cpu_of, Gateway};
-use crate::net::{adobe_body, closed_loop_limited, wait_receipts, warm_then_measure, MakeRequest, EVENT_NAME};
+use crate::net::{adobe_body, closed_loop_limited, wait_receipts, warm_then_measure, MakeRequest, BODY_BYTES, EVENT_NAME};
 use crate::stats::{factor, int, ratio, Row, Table};
 use crate::Ctx;
 
@@ -54,7 +54,7 @@ fn round_robin(client: &reqwest::Client, urls: Vec<String>, seq_base: u64) -> Ma
     let client = client.clone();
     std::sync::Arc::new(move |i| {
         let url = &urls[(i % urls.len() as u64) as usize];
-        client.post(url.as_str()).header("content-type", "application/json").body(adobe_body(seq_base + i, 1024))
+        client.post(url.as_str()).header("content-type", "application/json").body(adobe_body(seq_base + i, BODY_BYTES))
     })
 }
 

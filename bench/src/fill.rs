@@ -15,7 +15,7 @@ use hookgate::model::{new_message_id, now_ms, rfc3339_now, DeliveryRecord, Messa
 use hookgate::store::{NewMessage, StoreLocation, StoreOptions};
 use serde_json::json;
 
-use crate::net::adobe_body;
+use crate::net::{adobe_body, BODY_BYTES};
 
 /// The page cache the gateway uses by default.
 const CACHE_BYTES: u64 = hookgate::settings::DEFAULT_CACHE_MB << 20;
@@ -43,7 +43,7 @@ pub async fn fill(data_dir: &Path, event_id: &str, target_url: &str, count: u64)
                 if i >= count {
                     return anyhow::Ok(());
                 }
-                let body = adobe_body(1_000_000_000 + i, 1024);
+                let body = adobe_body(1_000_000_000 + i, BODY_BYTES);
                 let message_id = new_message_id();
                 let at_ms = now_ms();
                 let received_at = rfc3339_now();

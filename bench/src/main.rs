@@ -35,7 +35,7 @@ use hookgate_tests::hmac_sha256_hex;
 use serde_json::{json, Value};
 
 use gateway::{cpu_of, dir_size, Gateway, Launcher, Mem};
-use net::{adobe_body, closed_loop_limited, open_loop, wait_quiet, wait_receipts, warm_then_measure, Closed, MakeRequest, Receiver, EVENT_NAME};
+use net::{adobe_body, closed_loop_limited, open_loop, wait_quiet, wait_receipts, warm_then_measure, Closed, MakeRequest, Receiver, BODY_BYTES, EVENT_NAME};
 use stats::{factor, int, mib, ms, ratio, Lat, Row, Table};
 
 #[derive(Parser)]
@@ -209,7 +209,7 @@ fn pooled_fire(client: &reqwest::Client, url: String) -> MakeRequest {
     let pool: Arc<Vec<(Bytes, String)>> = Arc::new(
         (0..256)
             .map(|i| {
-                let body = adobe_body(i, 1024);
+                let body = adobe_body(i, BODY_BYTES);
                 let sig = hmac_sha256_hex(SECRET.as_bytes(), &body);
                 (body, sig)
             })
@@ -230,7 +230,7 @@ fn pooled_fire(client: &reqwest::Client, url: String) -> MakeRequest {
 fn seq_fire(client: &reqwest::Client, url: String, seq_base: u64, sign: bool) -> MakeRequest {
     let client = client.clone();
     Arc::new(move |i| {
-        let body = adobe_body(seq_base + i, 1024);
+        let body = adobe_body(seq_base + i, BODY_BYTES);
         let mut req = client.post(url.as_str()).header("content-type", "application/json");
         if sign {
             req = req.header("x-signature", hmac_sha256_hex(SECRET.as_bytes(), &body));
@@ -1142,7 +1142,7 @@ async fn main() -> Result<()> {
         let soak = soak::run(&ctx).await?;
         show(&soak.table);
         let cache_kb = hookgate::settings::DEFAULT_CACHE_MB << 10;
-        let (growth, per_100k) = (soak.growth_kb(), soak.growth_per_100k_kb);
+        let (growth, per_100k) = (soak.growth_kb, soak.growth_per_100k_kb);
         targets.add(
             &format!(
                 "RSS in a {}-message soak at {}/s, default flags: flat (fitted growth over the soak within the page cache's size)",
@@ -1150,10 +1150,10 @@ async fn main() -> Result<()> {
                 ctx.opts.soak_rate
             ),
             format!(
-                "+{} over the soak ({} per 100,000 stored), {} at the end, {} {} s after",
+                "+{} over the soak ({} per 100,000 fired), {} at the end, {} {} s after",
                 mib(growth.max(0.0) as u64),
                 mib(per_100k.max(0.0) as u64),
-                mib(soak.samples.last().map_or(0, |x| x.rss_kb)),
+                mib(soak.last_kb),
                 mib(soak.after.rss_kb),
                 SETTLE.as_secs()
             ),

@@ -31,6 +31,9 @@ pub fn client() -> reqwest::Client {
 
 pub const EVENT_NAME: &str = "bench.order_created";
 
+/// The size of every body the bench fires.
+pub const BODY_BYTES: usize = 1024;
+
 /// An Adobe-style envelope of exactly `size` bytes (when `size` leaves room for it) whose
 /// `value` carries `seq`, so that the receiver can tell which firing a delivery is, with or
 /// without the `adobe-to-json` transformer.
@@ -344,8 +347,8 @@ mod tests {
 
     #[test]
     fn bodies_are_sized_and_carry_their_seq() {
-        let b = adobe_body(42, 1024);
-        assert_eq!(b.len(), 1024);
+        let b = adobe_body(42, BODY_BYTES);
+        assert_eq!(b.len(), BODY_BYTES);
         let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
         assert_eq!(v["data"]["value"]["seq"], 42);
         assert_eq!(seq_of(&b), Some(42));

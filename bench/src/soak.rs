@@ -6,7 +6,7 @@
 use anyhow::Result;
 
 use crate::gateway::Mem;
-use crate::net::{open_loop, wait_receipts, EVENT_NAME};
+use crate::net::{open_loop, wait_receipts, BODY_BYTES, EVENT_NAME};
 use crate::stats::{factor, int, mib, Row, Table};
 use crate::{delivery_gateway, seq_fire, Ctx, SETTLE};
 
@@ -30,46 +30,47 @@ impl Model {
     }
 }
 
-/// RSS after `stored` messages were fired, with how many of them had been delivered.
-pub struct Sample {
-    pub stored: u64,
-    pub delivered: u64,
-    pub rss_kb: u64,
+/// RSS after `fired` messages were fired, with how many of them had been delivered.
+struct Sample {
+    fired: u64,
+    delivered: u64,
+    rss_kb: u64,
 }
 
+/// What the Targets table reads of the soak.
 pub struct Soak {
     pub table: Table,
-    pub samples: Vec<Sample>,
+    /// RSS at the last reading and 10 s after the run.
+    pub last_kb: u64,
     pub after: Mem,
-    /// The least-squares growth of RSS over the samples, KiB per 100,000 messages stored.
+    /// The least-squares growth of RSS, KiB per 100,000 messages fired, and over the whole
+    /// span of the readings.
     pub growth_per_100k_kb: f64,
+    pub growth_kb: f64,
     /// What the model predicts once the run is over (everything delivered), KiB.
     pub model_after_kb: u64,
 }
 
-impl Soak {
-    /// The fitted growth over the whole soak, KiB.
-    pub fn growth_kb(&self) -> f64 {
-        let span = match (self.samples.first(), self.samples.last()) {
-            (Some(a), Some(b)) => b.stored - a.stored,
-            _ => 0,
-        };
-        self.growth_per_100k_kb * span as f64 / 100_000.0
-    }
+/// The growth of RSS fitted over the readings: KiB per 100,000 messages fired, and over the
+/// whole span of the readings.
+fn fitted_growth_kb(samples: &[Sample]) -> (f64, f64) {
+    let per_100k = growth_per_100k_kb(samples);
+    let span = samples.last().map_or(0, |s| s.fired) - samples.first().map_or(0, |s| s.fired);
+    (per_100k, per_100k * span as f64 / 100_000.0)
 }
 
-/// Least-squares slope of RSS against messages stored, KiB per 100,000: one reading is off
+/// Least-squares slope of RSS against messages fired, KiB per 100,000: one reading is off
 /// by up to the memory a trim (every 5 s) has not handed back yet, so no two alone.
 fn growth_per_100k_kb(samples: &[Sample]) -> f64 {
     let n = samples.len() as f64;
     if samples.len() < 2 {
         return 0.0;
     }
-    let mean_x = samples.iter().map(|s| s.stored as f64).sum::<f64>() / n;
+    let mean_x = samples.iter().map(|s| s.fired as f64).sum::<f64>() / n;
     let mean_y = samples.iter().map(|s| s.rss_kb as f64).sum::<f64>() / n;
     let (mut sxy, mut sxx) = (0.0, 0.0);
     for s in samples {
-        let dx = s.stored as f64 - mean_x;
+        let dx = s.fired as f64 - mean_x;
         sxy += dx * (s.rss_kb as f64 - mean_y);
         sxx += dx * dx;
     }
@@ -91,20 +92,21 @@ pub async fn run(ctx: &Ctx) -> Result<Soak> {
     let url = gw.url(&format!("/v1/events/{EVENT_NAME}"));
     let base = ctx.seqs(n);
     let chunk = (n / SAMPLES).max(1);
-    let (mut stored, mut delivered, mut rejected) = (0u64, 0u64, 0u64);
+    let (mut fired_so_far, mut delivered, mut rejected) = (0u64, 0u64, 0u64);
     let mut first_error = None;
     let mut samples = Vec::new();
     ctx.rx.take();
-    while stored < n {
-        let count = chunk.min(n - stored);
-        let (fired, error) = open_loop(rate, count, base + stored, 202, seq_fire(&ctx.client, url.clone(), base + stored, false)).await;
+    while fired_so_far < n {
+        let count = chunk.min(n - fired_so_far);
+        let first = base + fired_so_far;
+        let (fired, error) = open_loop(rate, count, first, 202, seq_fire(&ctx.client, url.clone(), first, false)).await;
         rejected += fired.iter().filter(|f| !f.ok).count() as u64 + (count - fired.len() as u64);
         first_error = first_error.or(error);
-        stored += count;
+        fired_so_far += count;
         delivered += ctx.rx.take().len() as u64;
         let rss_kb = gw.mem().rss_kb;
-        eprintln!("[bench]   {} fired, {} delivered, RSS {}", int(stored as f64), int(delivered as f64), mib(rss_kb));
-        samples.push(Sample { stored, delivered, rss_kb });
+        eprintln!("[bench]   {} fired, {} delivered, RSS {}", int(fired_so_far as f64), int(delivered as f64), mib(rss_kb));
+        samples.push(Sample { fired: fired_so_far, delivered, rss_kb });
     }
     let accepted = n - rejected;
     if delivered < accepted {
@@ -124,9 +126,9 @@ pub async fn run(ctx: &Ctx) -> Result<Soak> {
         hookgate::settings::DEFAULT_CACHE_MB
     ));
     for s in &samples {
-        let predicted = model.kb(s.stored, s.stored.saturating_sub(s.delivered));
+        let predicted = model.kb(s.fired, s.fired.saturating_sub(s.delivered));
         t.row(Row::new(
-            format!("gateway RSS after {} fired ({} delivered)", int(s.stored as f64), int(s.delivered as f64)),
+            format!("gateway RSS after {} fired ({} delivered)", int(s.fired as f64), int(s.delivered as f64)),
             mib(s.rss_kb),
             mib(predicted),
             factor(s.rss_kb as f64, predicted as f64),
@@ -142,14 +144,16 @@ pub async fn run(ctx: &Ctx) -> Result<Soak> {
         model_basis,
     ));
     t.row(Row::new("gateway peak RSS (VmHWM)", mib(peak_kb), mib(idle.rss_kb), factor(peak_kb as f64, idle.rss_kb as f64), "idle after start"));
+    let kib = |bytes: f64| format!("{:.1} KiB", bytes / 1024.0);
+    let body = BODY_BYTES as f64;
     t.row(Row::new(
         "written to disk per message accepted",
-        format!("{:.1} KiB", written as f64 / accepted.max(1) as f64 / 1024.0),
-        "1.0 KiB",
-        factor(written as f64, accepted as f64 * 1024.0),
+        kib(written as f64 / accepted.max(1) as f64),
+        kib(body),
+        factor(written as f64, accepted as f64 * body),
         "the body fired (write_bytes of /proc/<pid>/io over the run)",
     ));
-    let growth = growth_per_100k_kb(&samples);
+    let (growth_per_100k_kb, growth_kb) = fitted_growth_kb(&samples);
     t.note(format!(
         "{} fired at {rate}/s (open loop), {} not accepted, {} delivered; first ingest error: {}",
         int(n as f64),
@@ -164,16 +168,16 @@ pub async fn run(ctx: &Ctx) -> Result<Soak> {
         Model::BYTES_PER_STORED,
         Model::BYTES_PER_PENDING
     ));
-    t.note(format!("growth fitted over the readings (least squares): {} per 100,000 messages stored", mib(growth.max(0.0) as u64)));
-    Ok(Soak { table: t, samples, after, growth_per_100k_kb: growth, model_after_kb })
+    t.note(format!("growth fitted over the readings (least squares): {} per 100,000 messages fired", mib(growth_per_100k_kb.max(0.0) as u64)));
+    Ok(Soak { table: t, last_kb: samples.last().map_or(0, |s| s.rss_kb), after, growth_per_100k_kb, growth_kb, model_after_kb })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn at(stored: u64, rss_kb: u64) -> Sample {
-        Sample { stored, delivered: stored, rss_kb }
+    fn at(fired: u64, rss_kb: u64) -> Sample {
+        Sample { fired, delivered: fired, rss_kb }
     }
 
     #[test]
@@ -185,14 +189,8 @@ mod tests {
         let flat = [at(100_000, 50_000), at(200_000, 50_000), at(300_000, 50_000)];
         assert_eq!(growth_per_100k_kb(&flat), 0.0);
         assert_eq!(growth_per_100k_kb(&samples[..1]), 0.0);
-        let soak = Soak {
-            table: Table::new("t"),
-            samples: flat.into(),
-            after: Mem::default(),
-            growth_per_100k_kb: 1024.0,
-            model_after_kb: 0,
-        };
-        assert_eq!(soak.growth_kb(), 2048.0);
+        let steady = [at(100_000, 50_000), at(200_000, 51_024), at(300_000, 52_048)];
+        assert_eq!(fitted_growth_kb(&steady), (1024.0, 2048.0));
     }
 
     #[test]

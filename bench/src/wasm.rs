@@ -11,7 +11,7 @@ use hookgate_tests::hmac_sha256_hex;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::net::adobe_body;
+use crate::net::{adobe_body, BODY_BYTES};
 use crate::stats::{factor, pct_ns, us, Row, Table};
 
 /// Samples, sorted, in nanoseconds.
@@ -128,7 +128,7 @@ pub struct WasmResult {
 
 pub fn run(dist: &Path, cache_dir: &Path, iterations: usize, against: Option<&Path>) -> Result<WasmResult> {
     let runtime = Runtime::new(GuestLimits::default()).map_err(|e| anyhow!("{e}"))?;
-    let body = adobe_body(1, 1024).to_vec();
+    let body = adobe_body(1, BODY_BYTES).to_vec();
     let message = GuestMessage {
         event_id: crate::net::EVENT_NAME.into(),
         message_id: "msg_0197f0c0a0b07c1e9b2d3f4a5b6c7d8e".into(),
@@ -176,7 +176,7 @@ pub fn run(dist: &Path, cache_dir: &Path, iterations: usize, against: Option<&Pa
             ));
             continue;
         };
-        let (prepared, source) = prepare(&runtime, &wasm, cache_dir).with_context(|| format!("{name}"))?;
+        let (prepared, source) = prepare(&runtime, &wasm, cache_dir).with_context(|| name.to_string())?;
         let call_of = |prepared: &Prepared| -> Result<TransformResult> {
             let call = runtime.transform(prepared, BTreeMap::new(), &message, &draft);
             call.result.map_err(|e| anyhow!("{name}: {e}"))
