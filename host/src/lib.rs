@@ -55,7 +55,8 @@ pub async fn serve(
     let retention = tokio::spawn(retention::run(app.clone()));
     let heartbeat = tokio::spawn(node::heartbeat(app.clone()));
     let router = api::router(app.clone());
-    api::listen::serve(listener, router, app.settings.header_timeout, shutdown).await;
+    let timeouts = api::listen::Timeouts { header: app.settings.header_timeout, idle: app.settings.idle_timeout };
+    api::listen::serve(listener, router, timeouts, shutdown).await;
     retention.abort();
     heartbeat.abort();
     dispatcher.stop(app.settings.shutdown_grace).await;

@@ -324,6 +324,10 @@ struct ServeArgs {
     /// Milliseconds a client has to send its request headers (slow clients are cut off).
     #[arg(long, default_value_t = 10_000)]
     header_timeout_ms: u64,
+    /// Milliseconds a kept-alive connection may wait idle for its next request (longer than
+    /// clients' and load balancers' pools keep one, so that they close it first).
+    #[arg(long, default_value_t = 120_000)]
+    idle_timeout_ms: u64,
     /// Milliseconds a client has to send a whole ingest request, body included (else 408).
     #[arg(long, default_value_t = 30_000)]
     ingest_timeout_ms: u64,
@@ -542,6 +546,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.extra_ca_file = args.extra_ca_file;
     settings.retention = args.retention;
     settings.header_timeout = Duration::from_millis(args.header_timeout_ms);
+    settings.idle_timeout = Duration::from_millis(args.idle_timeout_ms);
     settings.ingest_timeout = Duration::from_millis(args.ingest_timeout_ms);
 
     let mut tokens = vec![hookgate::AdminToken {

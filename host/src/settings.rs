@@ -36,6 +36,8 @@ pub struct Settings {
     pub retention: Duration,
     /// A client must send its request headers within this.
     pub header_timeout: Duration,
+    /// A kept-alive connection may wait this long for its next request.
+    pub idle_timeout: Duration,
     /// A client must send a whole ingest request within this.
     pub ingest_timeout: Duration,
     /// How long a claimed delivery stays this node's if it stops renewing the claim
@@ -72,6 +74,9 @@ impl Settings {
             extra_ca_file: None,
             retention: Duration::from_secs(14 * 24 * 3600),
             header_timeout: Duration::from_secs(10),
+            // Longer than the 90 s for which Go's and reqwest's pools keep a connection, and
+            // than load balancers' 60 s: the client closes first, so no request races the close.
+            idle_timeout: Duration::from_secs(120),
             ingest_timeout: Duration::from_secs(30),
             lease_ms: StoreOptions::default().lease_ms,
             node_id: default_node_id(),

@@ -750,12 +750,15 @@ async fn slow_clients_are_cut_off() {
     gw.put_event_ok("ev", json!({"targets": []})).await;
     let started = std::time::Instant::now();
 
-    // Headers that never finish: the connection is closed.
-    let mut loris = tokio::net::TcpStream::connect(gw.addr()).await.expect("connect");
-    loris.write_all(b"POST /v1/events/ev HTTP/1.1\r\nHost: x\r\n").await.expect("write");
-    let mut answer = Vec::new();
-    let read = tokio::time::timeout(DEADLINE, loris.read_to_end(&mut answer)).await;
-    assert!(read.is_ok(), "the half-sent request was never cut off");
+    // Headers that never finish, a single byte that leaves HTTP/1 and HTTP/2 undecided,
+    // and nothing at all: each connection is closed.
+    for sent in [&b"POST /v1/events/ev HTTP/1.1\r\nHost: x\r\n"[..], b"P", b""] {
+        let mut loris = tokio::net::TcpStream::connect(gw.addr()).await.expect("connect");
+        loris.write_all(sent).await.expect("write");
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(DEADLINE, loris.read_to_end(&mut answer)).await;
+        assert!(read.is_ok(), "a connection that sent {:?} was never cut off", String::from_utf8_lossy(sent));
+    }
 
     // A body that never finishes: 408 request_timeout.
     let mut trickle = tokio::net::TcpStream::connect(gw.addr()).await.expect("connect");
@@ -770,6 +773,65 @@ async fn slow_clients_are_cut_off() {
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
     assert_eq!(gw.messages_of("ev").await.len(), 0);
     gw.fire_json("ev", &json!({})).await; // and the gateway still serves
+}
+
+/// Sends `request` on `stream` and reads one response to it (its body by Content-Length);
+/// `None` if the connection was closed instead.
+async fn exchange(stream: &mut tokio::net::TcpStream, request: &[u8]) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(request).await.ok()?;
+    let mut response = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&response).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            if response.len() >= end + 4 + length {
+                return Some(text);
+            }
+        }
+        match tokio::time::timeout(DEADLINE, stream.read(&mut chunk)).await.expect("a response or a close in time") {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => response.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// Connection pools (reqwest's and Go's keep idle connections 90 s, load balancers 60 s)
+/// send on a connection they have kept idle: closing it after the short header timeout
+/// makes a request race the close and fail now and then. An idle connection has the idle
+/// timeout; only a request that has begun has the header timeout.
+#[tokio::test]
+async fn idle_keep_alive_connections_wait_for_the_idle_timeout_not_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const HEALTH: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    let gw = Gateway::start(GatewayOpts::default().args(["--header-timeout-ms", "300", "--idle-timeout-ms", "2500"]));
+
+    let mut pooled = tokio::net::TcpStream::connect(gw.addr()).await.expect("connect");
+    let first = exchange(&mut pooled, HEALTH).await.expect("the first request is answered");
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await; // idle, past the header timeout
+    let second = exchange(&mut pooled, HEALTH).await.expect("the connection kept idle for 1 s still serves");
+    assert!(second.starts_with("HTTP/1.1 200"), "{second}");
+
+    // A request begun on a kept connection has the header timeout again, not the idle one.
+    let begun = std::time::Instant::now();
+    pooled.write_all(b"GET /healthz HTTP/1.1\r\n").await.expect("write");
+    let mut rest = Vec::new();
+    tokio::time::timeout(DEADLINE, pooled.read_to_end(&mut rest)).await.expect("cut off").expect("read");
+    assert!(begun.elapsed() < std::time::Duration::from_millis(2000), "cut off after {:?}", begun.elapsed());
+
+    // Idle past the idle timeout: the gateway closes the connection itself.
+    let mut idle = tokio::net::TcpStream::connect(gw.addr()).await.expect("connect");
+    exchange(&mut idle, HEALTH).await.expect("answered");
+    let idle_from = std::time::Instant::now();
+    let mut rest = Vec::new();
+    tokio::time::timeout(DEADLINE, idle.read_to_end(&mut rest)).await.expect("closed when idle too long").expect("read");
+    assert!(idle_from.elapsed() >= std::time::Duration::from_millis(2000), "closed after {:?}", idle_from.elapsed());
 }
 
 #[tokio::test]
