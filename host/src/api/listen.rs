@@ -59,11 +59,11 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router, timeouts: 
             .timer(HeaderTimer { activity: activity.clone(), timeouts })
             .header_read_timeout(timeouts.header);
         builder.http2().timer(TokioTimer::new());
-        let router = TowerToHyperService::new(router.clone());
+        let routes = TowerToHyperService::new(router.clone());
         let requested = activity.clone();
         let service = hyper::service::service_fn(move |request| {
             requested.requested.store(true, Ordering::Relaxed);
-            router.call(request)
+            routes.call(request)
         });
         let io = TokioIo::new(Watched { stream, activity: activity.clone() });
         let connection = graceful.watch(builder.serve_connection_with_upgrades(io, service).into_owned());
