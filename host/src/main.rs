@@ -724,7 +724,7 @@ async fn shutdown_signal() {
 
 /// jemalloc instead of glibc's allocator: glibc kept most of the memory a delivery backlog had
 /// taken once it drained (80 MB free in 66,000 chunks among live ones, out of reach of
-/// `malloc_trim`), and spent a fifth more CPU per message; BENCHMARKS.md has the figures.
+/// `malloc_trim`), and spent 22-31% more CPU per delivered message; BENCHMARKS.md has the figures.
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

@@ -282,6 +282,7 @@ impl Worker {
         }
         let event_id = claim.entry.event_id.clone();
         let tried = attempt::run(&self.app, &self.clients, &delivery, context).instrument(span.clone()).await;
+        let mut disable_after_failing = None;
         let outcome = tried.attempt.error.as_ref().map_or("ok", |e| e.code.as_str());
         let took = Duration::from_millis(tried.attempt.duration_ms);
         self.app.metrics.attempt(&event_id, &delivery.target, outcome, took);
@@ -303,7 +304,7 @@ impl Worker {
                 let since = self.gates.failing(&lane, delivered, now);
                 if since.is_some_and(|since| now - since >= after) {
                     self.gates.forget_failing(&lane);
-                    self.disable(&event_id, &delivery.target, now - since.unwrap_or(now)).await;
+                    disable_after_failing = Some((delivery.target.clone(), now - since.unwrap_or(now)));
                 }
             }
         }
@@ -327,6 +328,10 @@ impl Worker {
         let key = claim.entry.delivery_key.clone();
         if let Err(e) = self.app.store.record(claim, delivery).await {
             tracing::error!("cannot record the attempt of {key}: {e}");
+        }
+        // After the record: whoever sees the target disabled sees the attempt that did it.
+        if let Some((target, failing_ms)) = disable_after_failing {
+            self.disable(&event_id, &target, failing_ms).await;
         }
     }
 }
