@@ -62,7 +62,7 @@ fn fitted_growth_kb(samples: &[Sample]) -> (f64, f64) {
 }
 
 /// Least-squares slope of RSS against messages fired, KiB per 100,000: one reading is off
-/// by up to the memory a trim (every 5 s) has not handed back yet, so no two alone.
+/// by up to the memory the allocator has not handed back yet, so no two alone.
 fn growth_per_100k_kb(samples: &[Sample]) -> f64 {
     let n = samples.len() as f64;
     if samples.len() < 2 {
@@ -185,7 +185,7 @@ mod tests {
 
     #[test]
     fn growth_is_the_fitted_slope() {
-        // 10 MiB per 100,000, with one reading high by a trim not yet done.
+        // 10 MiB per 100,000, with one reading high by memory not yet handed back.
         let samples = [at(100_000, 50_000), at(200_000, 60_240 + 8_000), at(300_000, 70_480), at(400_000, 80_720)];
         let g = growth_per_100k_kb(&samples);
         assert!((g - 10_240.0).abs() < 2_500.0, "{g}");

@@ -51,43 +51,49 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router, timeouts: 
             },
             _ = &mut shutdown => break,
         };
-        let activity = Arc::new(Activity::default());
-        // The builder holds the connection's own timer, which reads this connection's activity.
-        let mut builder = Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(HeaderTimer { activity: activity.clone(), timeouts })
-            .header_read_timeout(timeouts.header);
-        builder.http2().timer(TokioTimer::new());
-        let routes = TowerToHyperService::new(router.clone());
-        let requested = activity.clone();
-        let service = hyper::service::service_fn(move |request| {
-            requested.requested.store(true, Ordering::Relaxed);
-            routes.call(request)
-        });
-        let io = TokioIo::new(Watched { stream, activity: activity.clone() });
-        let connection = graceful.watch(builder.serve_connection_with_upgrades(io, service).into_owned());
-        tokio::spawn(async move {
-            // hyper's own timer starts only once the connection is known to be HTTP/1; until
-            // then (and for HTTP/2) this bounds the wait for the first request.
-            let first_request = async {
-                tokio::time::sleep(timeouts.header).await;
-                if activity.requested.load(Ordering::Relaxed) {
-                    std::future::pending::<()>().await;
-                }
-            };
-            tokio::select! {
-                ended = connection => if let Err(e) = ended {
-                    tracing::debug!("connection ended: {e}");
-                },
-                () = first_request => tracing::debug!("no request within {timeouts:?}; connection closed"),
-            }
-        });
+        serve_connection(stream, &router, timeouts, &graceful);
     }
     drop(listener);
     if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
         tracing::warn!("requests still in flight after {DRAIN:?}; closing them");
     }
+}
+
+/// Serves one connection on a task of its own, with its own timer (see [`HeaderTimer`]) and a
+/// bound on the wait for its first request.
+fn serve_connection(stream: TcpStream, router: &Router, timeouts: Timeouts, graceful: &GracefulShutdown) {
+    let activity = Arc::new(Activity::default());
+    // The builder holds the connection's own timer, which reads this connection's activity.
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(HeaderTimer { activity: activity.clone(), timeouts })
+        .header_read_timeout(timeouts.header);
+    builder.http2().timer(TokioTimer::new());
+    let routes = TowerToHyperService::new(router.clone());
+    let requested = activity.clone();
+    let service = hyper::service::service_fn(move |request| {
+        requested.requested.store(true, Ordering::Relaxed);
+        routes.call(request)
+    });
+    let io = TokioIo::new(Watched { stream, activity: activity.clone() });
+    let connection = graceful.watch(builder.serve_connection_with_upgrades(io, service).into_owned());
+    tokio::spawn(async move {
+        // hyper's own timer starts only once the connection is known to be HTTP/1; until
+        // then (and for HTTP/2) this bounds the wait for the first request.
+        let first_request = async {
+            tokio::time::sleep(timeouts.header).await;
+            if activity.requested.load(Ordering::Relaxed) {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            ended = connection => if let Err(e) = ended {
+                tracing::debug!("connection ended: {e}");
+            },
+            () = first_request => tracing::debug!("no request within {timeouts:?}; connection closed"),
+        }
+    });
 }
 
 /// What one connection has done. Atomics only because hyper's timer must be `Sync`; a
