@@ -262,3 +262,24 @@ async fn without_a_collector_no_trace_context_is_sent() {
     assert_eq!(received[0].header("traceparent"), None);
     assert!(gw.logs().contains("traces=\"off\"") || gw.logs().contains("traces=off"), "the start log says so:\n{}", gw.logs());
 }
+
+/// The process log, without a collector: a line logged for a delivery names its message and
+/// target itself (the log formats the pipeline's spans only when asked for debug detail, which
+/// then shows them as the lines' context).
+#[tokio::test]
+async fn a_delivery_that_failed_is_logged_with_its_message_and_target() {
+    let down = Receiver::down_reserved();
+    for (rust_log, spans) in [("info", false), ("info,hookgate=debug", true)] {
+        let gw = Gateway::start(GatewayOpts { env: vec![("RUST_LOG".into(), rust_log.into())], ..Default::default() });
+        gw.put_event_ok("orders", json!({"targets": [{"id": "erp", "url": down.url("/hook"), "retry": fast_retry(1)}]}))
+            .await;
+        let r = gw.fire("orders", BODY, "application/json").await;
+        r.assert_status(202);
+        let message_id = accepted_message_id(&r);
+        gw.wait_message_status(&message_id, "failed", DEADLINE).await;
+        let logs = gw.logs();
+        let line = logs.lines().find(|line| line.contains("attempt recorded")).unwrap_or_else(|| panic!("no line for the attempt:\n{logs}"));
+        assert!(line.contains(&format!("message_id={message_id}")) && line.contains("target=erp") && line.contains("Failed"), "RUST_LOG={rust_log}: {line}");
+        assert_eq!(line.contains("deliver{"), spans, "RUST_LOG={rust_log}: the span as context: {line}");
+    }
+}

@@ -318,7 +318,10 @@ impl Worker {
         // not deliver (at 10,000 deliveries a second, a line each costs a tenth of the CPU).
         match delivery.status {
             DeliveryStatus::Delivered => span.in_scope(|| tracing::debug!(attempts, "delivered")),
-            status => span.in_scope(|| tracing::info!(?status, attempts, reason = delivery.reason.as_deref(), "attempt recorded")),
+            status => span.in_scope(|| {
+                let (message_id, target) = (&delivery.message_id, &delivery.target);
+                tracing::info!(%message_id, %target, ?status, attempts, reason = delivery.reason.as_deref(), "attempt recorded")
+            }),
         }
         if delivery.status != DeliveryStatus::Pending {
             self.app.metrics.settled(&event_id, &delivery.target, delivery.status);

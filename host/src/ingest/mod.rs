@@ -93,7 +93,7 @@ pub async fn fire(app: &Arc<App>, event_id: &str, request: FireRequest) -> Resul
         auth::check(ingest_auth, &request, std::time::SystemTime::now()).map_err(IngestError::Unauthorized)?;
     }
     if event.authenticator.is_some() {
-        authenticate(app, &event, &request)
+        authenticate(app, event_id, &event, &request)
             .instrument(tracing::info_span!("authenticate", event = event_id))
             .await?;
     }
@@ -109,7 +109,7 @@ pub async fn fire(app: &Arc<App>, event_id: &str, request: FireRequest) -> Resul
     Ok(accepted)
 }
 
-async fn authenticate(app: &Arc<App>, event: &EventConfig, request: &FireRequest) -> Result<(), IngestError> {
+async fn authenticate(app: &Arc<App>, event_id: &str, event: &EventConfig, request: &FireRequest) -> Result<(), IngestError> {
     let Some(binding) = &event.authenticator else { return Ok(()) };
     let guest_request = IncomingRequest {
         method: request.method.clone(),
@@ -125,7 +125,7 @@ async fn authenticate(app: &Arc<App>, event: &EventConfig, request: &FireRequest
         .await
         .map_err(|failed| IngestError::Authenticator { code: failed.code, message: failed.message })?;
     for log in &call.report.logs {
-        tracing::info!(target: "hookgate::guest", level = %log.level, "authenticator: {}", log.message);
+        tracing::info!(target: "hookgate::guest", event = event_id, level = %log.level, "authenticator: {}", log.message);
     }
     match call.result {
         Ok(AuthDecision::Allow) => Ok(()),
