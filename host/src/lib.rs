@@ -55,8 +55,12 @@ pub async fn serve(
     let retention = tokio::spawn(retention::run(app.clone()));
     let heartbeat = tokio::spawn(node::heartbeat(app.clone()));
     let router = api::router(app.clone());
-    let timeouts = api::listen::Timeouts { header: app.settings.header_timeout, idle: app.settings.idle_timeout };
-    api::listen::serve(listener, router, timeouts, shutdown).await;
+    let limits = api::listen::Limits {
+        header: app.settings.header_timeout,
+        idle: app.settings.idle_timeout,
+        max_connections: app.settings.max_connections,
+    };
+    api::listen::serve(listener, router, limits, shutdown).await;
     retention.abort();
     heartbeat.abort();
     dispatcher.stop(app.settings.shutdown_grace).await;

@@ -328,6 +328,10 @@ struct ServeArgs {
     /// clients' and load balancers' pools keep one, so that they close it first).
     #[arg(long, default_value_t = 120_000)]
     idle_timeout_ms: u64,
+    /// Connections open at once: beyond it a new one closes the one idle longest, or gets a
+    /// 503 when every one has a request under way (keep it below `ulimit -n`).
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
     /// Milliseconds a client has to send a whole ingest request, body included (else 408).
     #[arg(long, default_value_t = 30_000)]
     ingest_timeout_ms: u64,
@@ -554,6 +558,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.retention = args.retention;
     settings.header_timeout = Duration::from_millis(args.header_timeout_ms);
     settings.idle_timeout = Duration::from_millis(args.idle_timeout_ms);
+    settings.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
     settings.ingest_timeout = Duration::from_millis(args.ingest_timeout_ms);
 
     let mut tokens = vec![hookgate::AdminToken {

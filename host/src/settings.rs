@@ -38,6 +38,8 @@ pub struct Settings {
     pub header_timeout: Duration,
     /// A kept-alive connection may wait this long for its next request.
     pub idle_timeout: Duration,
+    /// Connections open at once (see `api::listen`).
+    pub max_connections: usize,
     /// A client must send a whole ingest request within this.
     pub ingest_timeout: Duration,
     /// How long a claimed delivery stays this node's if it stops renewing the claim
@@ -77,6 +79,7 @@ impl Settings {
             // Longer than the 90 s for which Go's and reqwest's pools keep a connection, and
             // than load balancers' 60 s: the client closes first, so no request races the close.
             idle_timeout: Duration::from_secs(120),
+            max_connections: 4096,
             ingest_timeout: Duration::from_secs(30),
             lease_ms: StoreOptions::default().lease_ms,
             node_id: default_node_id(),

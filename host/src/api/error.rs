@@ -48,6 +48,8 @@ pub enum ErrorCode {
     // The gateway.
     StorageError,
     UnsupportedByStore,
+    /// Every connection the listener allows is open and busy (`--max-connections`).
+    TooManyConnections,
     InternalError,
     /// The event's authenticator component failed (`guest_timeout`, `guest_trap`, ...).
     Guest(FailureCode),

@@ -5,13 +5,17 @@
 //! - a kept-alive connection may wait idle for its next request for the idle timeout,
 //!   longer than common clients keep a pooled connection, so that the client closes it
 //!   first and no request races the gateway's close;
+//! - at most `--max-connections` are open: a new one beyond it closes the one idle
+//!   longest, or is refused with a 503 when none is idle, so that idle clients cannot
+//!   take every file descriptor;
 //! - on shutdown the listener stops accepting and lets requests in flight finish.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io::IoSlice;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -19,7 +23,6 @@ use axum::Router;
 use hyper::service::Service;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -27,16 +30,21 @@ use tokio::net::TcpStream;
 /// How long a shutdown waits for requests in flight.
 const DRAIN: Duration = Duration::from_secs(10);
 
+/// How often, at most, the log says that the listener is full.
+const FULL_WARNING_EVERY: Duration = Duration::from_secs(10);
+
 #[derive(Clone, Copy, Debug)]
-pub struct Timeouts {
+pub struct Limits {
     /// For a request's headers.
     pub header: Duration,
     /// For a kept-alive connection's wait between requests.
     pub idle: Duration,
+    /// Connections open at once.
+    pub max_connections: usize,
 }
 
-pub async fn serve(listener: tokio::net::TcpListener, router: Router, timeouts: Timeouts, shutdown: impl Future<Output = ()>) {
-    let graceful = GracefulShutdown::new();
+pub async fn serve(listener: tokio::net::TcpListener, router: Router, limits: Limits, shutdown: impl Future<Output = ()>) {
+    let open = Arc::new(OpenConnections::default());
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -51,24 +59,30 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router, timeouts: 
             },
             _ = &mut shutdown => break,
         };
-        serve_connection(stream, &router, timeouts, &graceful);
+        if open.make_room(limits.max_connections) {
+            serve_connection(stream, &router, limits, &open);
+        } else {
+            open.refuse(stream, limits.max_connections);
+        }
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
+    open.close_all();
+    if tokio::time::timeout(DRAIN, open.closed()).await.is_err() {
         tracing::warn!("requests still in flight after {DRAIN:?}; closing them");
     }
 }
 
 /// Serves one connection on a task of its own, with its own timer (see [`HeaderTimer`]) and a
 /// bound on the wait for its first request.
-fn serve_connection(stream: TcpStream, router: &Router, timeouts: Timeouts, graceful: &GracefulShutdown) {
+fn serve_connection(stream: TcpStream, router: &Router, limits: Limits, open: &Arc<OpenConnections>) {
     let activity = Arc::new(Activity::default());
+    let registered = open.register(activity.clone());
     // The builder holds the connection's own timer, which reads this connection's activity.
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .timer(HeaderTimer { activity: activity.clone(), timeouts })
-        .header_read_timeout(timeouts.header);
+        .timer(HeaderTimer { activity: activity.clone(), limits })
+        .header_read_timeout(limits.header);
     builder.http2().timer(TokioTimer::new());
     let routes = TowerToHyperService::new(router.clone());
     let requested = activity.clone();
@@ -77,33 +91,172 @@ fn serve_connection(stream: TcpStream, router: &Router, timeouts: Timeouts, grac
         routes.call(request)
     });
     let io = TokioIo::new(Watched { stream, activity: activity.clone() });
-    let connection = graceful.watch(builder.serve_connection_with_upgrades(io, service).into_owned());
+    let connection = builder.serve_connection_with_upgrades(io, service).into_owned();
     tokio::spawn(async move {
+        let _registered = registered;
+        tokio::pin!(connection);
         // hyper's own timer starts only once the connection is known to be HTTP/1; until
         // then (and for HTTP/2) this bounds the wait for the first request.
         let first_request = async {
-            tokio::time::sleep(timeouts.header).await;
+            tokio::time::sleep(limits.header).await;
             if activity.requested.load(Ordering::Relaxed) {
                 std::future::pending::<()>().await;
             }
         };
-        tokio::select! {
-            ended = connection => if let Err(e) = ended {
-                tracing::debug!("connection ended: {e}");
-            },
-            () = first_request => tracing::debug!("no request within {timeouts:?}; connection closed"),
+        tokio::pin!(first_request);
+        let mut closing = false;
+        loop {
+            tokio::select! {
+                ended = connection.as_mut() => {
+                    if let Err(e) = ended {
+                        tracing::debug!("connection ended: {e}");
+                    }
+                    return;
+                }
+                () = &mut first_request => {
+                    tracing::debug!("no request within {:?}; connection closed", limits.header);
+                    return;
+                }
+                // To make room, or the gateway stops: a response under way is finished first.
+                () = activity.close.notified(), if !closing => {
+                    closing = true;
+                    connection.as_mut().graceful_shutdown();
+                }
+            }
         }
     });
 }
 
-/// What one connection has done. Atomics only because hyper's timer must be `Sync`; a
-/// connection is served by one task.
+/// The connections being served, so that a full listener can close the one idle longest.
+#[derive(Default)]
+struct OpenConnections {
+    /// By connection number. A plain mutex: held for an insert, a removal or a scan, once
+    /// per connection (not per request) and never across an await.
+    all: Mutex<HashMap<u64, Arc<Activity>>>,
+    next: AtomicU64,
+    /// Told when the last connection is gone.
+    none_left: tokio::sync::Notify,
+    /// When the log last said the listener was full: under a flood, one line per
+    /// [`FULL_WARNING_EVERY`], not one per connection.
+    warned: Mutex<Option<Instant>>,
+}
+
+/// A connection's place in [`OpenConnections`], given up when its task ends.
+struct Registered {
+    open: Arc<OpenConnections>,
+    number: u64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let mut all = self.open.all.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        all.remove(&self.number);
+        if all.is_empty() {
+            self.open.none_left.notify_waiters();
+        }
+    }
+}
+
+impl OpenConnections {
+    fn register(self: &Arc<Self>, activity: Arc<Activity>) -> Registered {
+        let number = self.next.fetch_add(1, Ordering::Relaxed);
+        self.all.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(number, activity);
+        Registered { open: self.clone(), number }
+    }
+
+    /// Tells every connection to close once its response under way is sent.
+    fn close_all(&self) {
+        for activity in self.all.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).values() {
+            activity.close.notify_one();
+        }
+    }
+
+    /// Completes when no connection is left.
+    async fn closed(&self) {
+        loop {
+            let none_left = self.none_left.notified();
+            tokio::pin!(none_left);
+            // Registered before looking, so that a last close between the two is not missed.
+            none_left.as_mut().enable();
+            if self.all.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).is_empty() {
+                return;
+            }
+            none_left.await;
+        }
+    }
+
+    /// Whether a new connection may be served: there is room, or the connection idle
+    /// longest (between requests) has been told to close to make some.
+    fn make_room(&self, max: usize) -> bool {
+        let all = self.all.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if all.len() < max {
+            return true;
+        }
+        let idlest = all
+            .values()
+            .filter(|a| a.idle.load(Ordering::Relaxed) && !a.closing.load(Ordering::Relaxed))
+            .min_by_key(|a| a.idle_since_us.load(Ordering::Relaxed));
+        match idlest {
+            Some(activity) => {
+                activity.closing.store(true, Ordering::Relaxed);
+                activity.close.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Every open connection has a request under way: the new one gets a 503 and is closed.
+    fn refuse(&self, stream: TcpStream, max: usize) {
+        let mut warned = self.warned.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if warned.is_none_or(|at| at.elapsed() >= FULL_WARNING_EVERY) {
+            *warned = Some(Instant::now());
+            tracing::warn!("{max} connections open, none idle (--max-connections): refusing new ones with 503");
+        }
+        // A fresh socket's send buffer takes these few hundred bytes at once; if it does not,
+        // the client just sees the close.
+        let _ = stream.try_write(too_many_connections());
+    }
+}
+
+/// The answer to a connection refused because the listener is full, rendered once.
+fn too_many_connections() -> &'static [u8] {
+    static RESPONSE: OnceLock<Vec<u8>> = OnceLock::new();
+    RESPONSE.get_or_init(|| {
+        let body = serde_json::json!({"error": {
+            "code": super::error::ErrorCode::TooManyConnections.as_str(),
+            "message": "the gateway has as many connections open as it allows, all of them busy; try again shortly",
+        }})
+        .to_string();
+        format!(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    })
+}
+
+/// What one connection has done. Atomics because hyper's timer must be `Sync` and the
+/// listener reads them; a connection is served by one task.
 #[derive(Default)]
 struct Activity {
     /// A response was written and no byte of another request has been read since.
     idle: AtomicBool,
+    /// When the last response was written, in microseconds of [`listener_clock`].
+    idle_since_us: AtomicU64,
     /// A request's headers have been read.
     requested: AtomicBool,
+    /// The listener chose this connection to close (see [`OpenConnections::make_room`]).
+    closing: AtomicBool,
+    /// Asks the connection to close after the response under way, if any.
+    close: tokio::sync::Notify,
+}
+
+/// Microseconds since the listener's first use: orders connections by how long they have
+/// been idle.
+fn listener_clock() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_micros() as u64
 }
 
 /// The socket, telling [`Activity`] when it writes (a response) and when it reads.
@@ -127,6 +280,7 @@ impl Watched {
     fn wrote(&self, polled: Poll<std::io::Result<usize>>) -> Poll<std::io::Result<usize>> {
         if let Poll::Ready(Ok(written)) = polled {
             if written > 0 {
+                self.activity.idle_since_us.store(listener_clock(), Ordering::Relaxed);
                 self.activity.idle.store(true, Ordering::Relaxed);
             }
         }
@@ -169,7 +323,7 @@ impl AsyncWrite for Watched {
 #[derive(Clone)]
 struct HeaderTimer {
     activity: Arc<Activity>,
-    timeouts: Timeouts,
+    limits: Limits,
 }
 
 impl hyper::rt::Timer for HeaderTimer {
@@ -180,7 +334,7 @@ impl hyper::rt::Timer for HeaderTimer {
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
         Box::pin(HeaderDeadline {
             activity: self.activity.clone(),
-            timeouts: self.timeouts,
+            limits: self.limits,
             waiting_since: Instant::now(),
             request_since: None,
             sleep: Box::pin(tokio::time::sleep_until(deadline.into())),
@@ -190,7 +344,7 @@ impl hyper::rt::Timer for HeaderTimer {
 
 struct HeaderDeadline {
     activity: Arc<Activity>,
-    timeouts: Timeouts,
+    limits: Limits,
     waiting_since: Instant,
     /// When the next request was first seen to have begun.
     request_since: Option<Instant>,
@@ -208,9 +362,9 @@ impl Future for HeaderDeadline {
         let this = self.get_mut();
         let deadline = if this.activity.idle.load(Ordering::Relaxed) {
             this.request_since = None;
-            this.waiting_since + this.timeouts.idle
+            this.waiting_since + this.limits.idle
         } else {
-            *this.request_since.get_or_insert_with(Instant::now) + this.timeouts.header
+            *this.request_since.get_or_insert_with(Instant::now) + this.limits.header
         };
         let deadline = tokio::time::Instant::from_std(deadline);
         if this.sleep.deadline() != deadline {
