@@ -378,6 +378,7 @@ fn run() -> anyhow::Result<()> {
 /// The process log on stderr (filtered by `RUST_LOG`) and, given a collector, the exporter
 /// of traces, which sees every span of the gateway whatever `RUST_LOG` says.
 fn init_log(otlp_endpoint: Option<&str>, node_id: &str) -> anyhow::Result<Option<Traces>> {
+    use tracing::level_filters::LevelFilter;
     use tracing_subscriber::filter::FilterExt;
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
@@ -391,8 +392,12 @@ fn init_log(otlp_endpoint: Option<&str>, node_id: &str) -> anyhow::Result<Option
     // tenth of the CPU per message, though a message that goes well logs no line; the lines
     // logged at info and above name their event, message and target themselves. So the log
     // shows spans only when asked for debug detail (`RUST_LOG=debug`, `hookgate=debug`).
-    let spans_in_log = filter.max_level_hint().is_none_or(|level| level >= tracing::level_filters::LevelFilter::DEBUG);
-    let filter = filter.and(tracing_subscriber::filter::filter_fn(move |metadata| spans_in_log || !metadata.is_span()));
+    let spans_in_log = filter.max_level_hint().is_none_or(|level| level >= LevelFilter::DEBUG);
+    // The hint keeps the filter's own: without one, events of every level (the libraries'
+    // `log` records too) would be built and then dropped.
+    let no_spans = tracing_subscriber::filter::filter_fn(move |metadata| spans_in_log || !metadata.is_span())
+        .with_max_level_hint(LevelFilter::TRACE);
+    let filter = filter.and(no_spans);
     let log = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(colour).with_filter(filter);
     let registry = tracing_subscriber::registry().with(log);
     let Some(endpoint) = otlp_endpoint else {
