@@ -858,11 +858,15 @@ async fn sigterm_lets_the_attempt_in_flight_finish_and_exits_0() {
 async fn a_full_listener_closes_the_connection_idle_longest_or_refuses_the_new_one() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     const HEALTH: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
-    let gw = Gateway::start(GatewayOpts::default().args(["--max-connections", "2"]));
+    let gw = Gateway::start(GatewayOpts {
+        env: vec![("RUST_LOG".into(), "info,hookgate::api::listen=debug".into())],
+        ..GatewayOpts::default().args(["--max-connections", "2"])
+    });
     let connect = || tokio::net::TcpStream::connect(gw.addr());
-    let closed = |mut stream: tokio::net::TcpStream| async move {
+    let closed = |mut stream: tokio::net::TcpStream, which: &'static str| async move {
         let mut rest = Vec::new();
-        tokio::time::timeout(DEADLINE, stream.read_to_end(&mut rest)).await.expect("closed in time").map(|_| rest).unwrap_or_default()
+        let read = tokio::time::timeout(DEADLINE, stream.read_to_end(&mut rest)).await;
+        read.unwrap_or_else(|_| panic!("{which}: not closed in time")).map(|_| rest).unwrap_or_default()
     };
 
     // Two kept-alive connections, idle after a request each; the oldest goes first.
@@ -873,14 +877,15 @@ async fn a_full_listener_closes_the_connection_idle_longest_or_refuses_the_new_o
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let mut third = connect().await.expect("connect");
     assert!(exchange(&mut third, HEALTH).await.expect("the third is served").starts_with("HTTP/1.1 200"));
-    assert!(closed(first).await.is_empty(), "the connection idle longest is closed, without a word");
+    assert!(closed(first, "the first").await.is_empty(), "the connection idle longest is closed, without a word");
     assert!(exchange(&mut second, HEALTH).await.expect("the other stays open").starts_with("HTTP/1.1 200"));
 
     // Both connections with a request under way: none to close, the new one is refused.
     second.write_all(b"GET /healthz HTTP/1.1\r\n").await.expect("write");
     third.write_all(b"GET /healthz HTTP/1.1\r\n").await.expect("write");
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let refused = String::from_utf8_lossy(&closed(connect().await.expect("connect")).await).into_owned();
+    // Until the gateway has read those bytes the two look idle; give a loaded machine time.
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let refused = String::from_utf8_lossy(&closed(connect().await.expect("connect"), "the refused").await).into_owned();
     assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
     assert!(refused.contains(r#""code":"too_many_connections""#), "{refused}");
 
@@ -890,7 +895,7 @@ async fn a_full_listener_closes_the_connection_idle_longest_or_refuses_the_new_o
     assert!(rest.starts_with("HTTP/1.1 200"), "{rest}");
     let mut fourth = connect().await.expect("connect");
     assert!(exchange(&mut fourth, HEALTH).await.expect("served").starts_with("HTTP/1.1 200"));
-    assert!(closed(second).await.is_empty(), "the idle one made room");
+    assert!(closed(second, "the second").await.is_empty(), "the idle one made room");
     third.write_all(b"Host: x\r\n\r\n").await.expect("write");
     assert!(exchange(&mut third, b"").await.expect("still served").starts_with("HTTP/1.1 200"));
     assert!(gw.logs().contains("--max-connections"), "the log says the listener was full:\n{}", gw.logs());

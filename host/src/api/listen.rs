@@ -193,11 +193,12 @@ impl OpenConnections {
             return true;
         }
         let idlest = all
-            .values()
-            .filter(|a| a.idle.load(Ordering::Relaxed) && !a.closing.load(Ordering::Relaxed))
-            .min_by_key(|a| a.idle_since_us.load(Ordering::Relaxed));
+            .iter()
+            .filter(|(_, a)| a.idle.load(Ordering::Relaxed) && !a.closing.load(Ordering::Relaxed))
+            .min_by_key(|(_, a)| a.idle_since_us.load(Ordering::Relaxed));
         match idlest {
-            Some(activity) => {
+            Some((number, activity)) => {
+                tracing::debug!(connection = number, "{} connections open: closing the one idle longest", all.len());
                 activity.closing.store(true, Ordering::Relaxed);
                 activity.close.notify_one();
                 true
