@@ -388,8 +388,8 @@ fn init_log(otlp_endpoint: Option<&str>, node_id: &str) -> anyhow::Result<Option
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sled=warn,cranelift=warn,wasmtime=warn".into());
-    // Formatting the pipeline's spans (ingest, deliver, guest_call, ...) for the log cost a
-    // tenth of the CPU per message, though a message that goes well logs no line; the lines
+    // Formatting the pipeline's spans (ingest, deliver, guest_call, ...) for the log cost
+    // 5-7% of the CPU per message (BENCHMARKS.md, 2026-12-08), though a message that goes well logs no line; the lines
     // logged at info and above name their event, message and target themselves. So the log
     // shows spans only when asked for debug detail (`RUST_LOG=debug`, `hookgate=debug`).
     let spans_in_log = filter.max_level_hint().is_none_or(|level| level >= LevelFilter::DEBUG);

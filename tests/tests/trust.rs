@@ -898,5 +898,5 @@ async fn a_full_listener_closes_the_connection_idle_longest_or_refuses_the_new_o
     assert!(closed(second, "the second").await.is_empty(), "the idle one made room");
     third.write_all(b"Host: x\r\n\r\n").await.expect("write");
     assert!(exchange(&mut third, b"").await.expect("still served").starts_with("HTTP/1.1 200"));
-    assert!(gw.logs().contains("--max-connections"), "the log says the listener was full:\n{}", gw.logs());
+    assert!(gw.logs().contains("none idle (--max-connections): refusing"), "the log says the listener was full:\n{}", gw.logs());
 }

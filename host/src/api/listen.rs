@@ -27,6 +27,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
+use super::error::{ErrorBody, ErrorCode, ErrorDetail};
+
 /// How long a shutdown waits for requests in flight.
 const DRAIN: Duration = Duration::from_secs(10);
 
@@ -167,7 +169,7 @@ impl OpenConnections {
     /// Tells every connection to close once its response under way is sent.
     fn close_all(&self) {
         for activity in self.all.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).values() {
-            activity.close.notify_one();
+            activity.ask_to_close();
         }
     }
 
@@ -199,8 +201,7 @@ impl OpenConnections {
         match idlest {
             Some((number, activity)) => {
                 tracing::debug!(connection = number, "{} connections open: closing the one idle longest", all.len());
-                activity.closing.store(true, Ordering::Relaxed);
-                activity.close.notify_one();
+                activity.ask_to_close();
                 true
             }
             None => false,
@@ -224,11 +225,13 @@ impl OpenConnections {
 fn too_many_connections() -> &'static [u8] {
     static RESPONSE: OnceLock<Vec<u8>> = OnceLock::new();
     RESPONSE.get_or_init(|| {
-        let body = serde_json::json!({"error": {
-            "code": super::error::ErrorCode::TooManyConnections.as_str(),
-            "message": "the gateway has as many connections open as it allows, all of them busy; try again shortly",
-        }})
-        .to_string();
+        let body = serde_json::to_string(&ErrorBody {
+            error: ErrorDetail {
+                code: ErrorCode::TooManyConnections.as_str(),
+                message: "the gateway has as many connections open as it allows, all of them busy; try again shortly".into(),
+            },
+        })
+        .unwrap_or_default();
         format!(
             "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
             body.len()
@@ -243,14 +246,21 @@ fn too_many_connections() -> &'static [u8] {
 struct Activity {
     /// A response was written and no byte of another request has been read since.
     idle: AtomicBool,
-    /// When the last response was written, in microseconds of [`listener_clock`].
+    /// When the connection last became idle, in microseconds of [`listener_clock`].
     idle_since_us: AtomicU64,
     /// A request's headers have been read.
     requested: AtomicBool,
-    /// The listener chose this connection to close (see [`OpenConnections::make_room`]).
+    /// The listener asked this connection to close (it is not chosen again).
     closing: AtomicBool,
     /// Asks the connection to close after the response under way, if any.
     close: tokio::sync::Notify,
+}
+
+impl Activity {
+    fn ask_to_close(&self) {
+        self.closing.store(true, Ordering::Relaxed);
+        self.close.notify_one();
+    }
 }
 
 /// Microseconds since the listener's first use: orders connections by how long they have
@@ -280,7 +290,8 @@ impl AsyncRead for Watched {
 impl Watched {
     fn wrote(&self, polled: Poll<std::io::Result<usize>>) -> Poll<std::io::Result<usize>> {
         if let Poll::Ready(Ok(written)) = polled {
-            if written > 0 {
+            // The clock is read once per response: when the connection becomes idle.
+            if written > 0 && !self.activity.idle.load(Ordering::Relaxed) {
                 self.activity.idle_since_us.store(listener_clock(), Ordering::Relaxed);
                 self.activity.idle.store(true, Ordering::Relaxed);
             }

@@ -319,8 +319,8 @@ impl Worker {
         match delivery.status {
             DeliveryStatus::Delivered => span.in_scope(|| tracing::debug!(attempts, "delivered")),
             status => span.in_scope(|| {
-                let (message_id, target) = (&delivery.message_id, &delivery.target);
-                tracing::info!(%message_id, %target, ?status, attempts, reason = delivery.reason.as_deref(), "attempt recorded")
+                let reason = delivery.reason.as_deref();
+                tracing::info!(message_id = %delivery.message_id, target = %delivery.target, ?status, attempts, reason, "attempt recorded")
             }),
         }
         if delivery.status != DeliveryStatus::Pending {
